@@ -1,0 +1,84 @@
+# One entry point. The README's two commands are `make lab` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+EX     ?= 1
+NB     ?=
+
+# The same environment for `make notebooks`, nbval and JupyterLab, so committed
+# outputs are what validation expects (mirrors mlpractice/notebooks.py NOTEBOOK_ENV).
+export TQDM_DISABLE=1
+export PYTHONHASHSEED=0
+export PYDEVD_DISABLE_FILE_VALIDATION=1
+export HF_HUB_OFFLINE=1
+export TRANSFORMERS_OFFLINE=1
+export HF_HUB_DISABLE_PROGRESS_BARS=1
+export TRANSFORMERS_VERBOSITY=error
+export TOKENIZERS_PARALLELISM=false
+export OMP_NUM_THREADS=1
+
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks stale check exercises reset notebooks nbval doctor bench versions
+
+help:
+	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/"
+	@echo "make test       every check: stale starter code, tests, untouched-starter check, notebooks"
+	@echo "make check EX=N your scoreboard for exercise N (1-4) against exercises/"
+	@echo "make reset EX=N restore exercise N's starter code (your version is backed up)"
+	@echo "make doctor     OK/FAIL table of the environment"
+	@echo "make exercises  regenerate exercises/ from solutions/ (maintainers)"
+	@echo "make notebooks  re-execute and clean the notebooks (maintainers; NB=name for one)"
+	@echo "make bench      run the benchmarks"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), f"Python 3.10-3.13 needed, found {sys.version.split()[0]}"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+versions: setup
+	@$(PY) -c 'import importlib.metadata as m, platform; print("python", platform.python_version()); print(*(f"{p} {m.version(p)}" for p in ["torch","transformers","sentence-transformers","sacrebleu","rouge-score","fastapi","uvicorn","pandas","numpy","duckdb","jupyterlab","nbval","pytest","hypothesis"]), sep="\n")'
+
+stale: setup
+	$(PY) -m mlpractice make-exercises --check
+
+test-solutions: setup
+	$(PY) -m pytest tests --impl=solutions
+
+test-stubs: setup
+	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings --tb=short -rN
+
+test-notebooks: setup
+	$(PY) -m pytest $(NBVAL) notebooks
+
+test: stale test-solutions test-stubs test-notebooks
+	@echo "make test: all checks passed"
+
+check: setup
+	$(PY) -m mlpractice check $(EX)
+
+exercises: setup
+	$(PY) -m mlpractice make-exercises
+
+reset: setup
+	$(PY) -m mlpractice reset $(EX)
+
+notebooks: setup
+	$(PY) -m mlpractice notebooks $(NB)
+
+nbval: setup
+	$(PY) -m pytest $(NBVAL) notebooks/$(NB)
+
+doctor: setup
+	$(PY) -m mlpractice doctor
+
+bench: setup
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

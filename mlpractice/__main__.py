@@ -1,0 +1,89 @@
+"""Command line for maintainers and learners: `python -m mlpractice <command>`.
+
+  make-exercises [PKG...] [--check]   write exercises/ from solutions/ (or only check it is current)
+  reset N                             restore exercise N's starter code (your version is backed up first)
+  check N                             scoreboard of exercise N against your exercises/ code
+  notebooks [NOTEBOOK...]             execute and clean the committed notebooks
+  doctor                              OK/FAIL table of the environment
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from . import generate, impl
+
+
+def cmd_make_exercises(args) -> int:
+    if args.check:
+        stale = generate.stale_files(args.packages or None)
+        if stale:
+            print("exercises/ is stale: it differs from what solutions/ generates in", file=sys.stderr)
+            for rel in stale:
+                print(f"  exercises/{rel}", file=sys.stderr)
+            print("Run `make exercises` (python -m mlpractice make-exercises) and commit the result.\n"
+                  "Learners: this check is for maintainers; grade your own work with `make check EX=N`.",
+                  file=sys.stderr)
+            return 1
+        print("exercises/ is up to date with solutions/")
+        return 0
+    changed = generate.write_tree(args.packages or None)
+    print(f"exercises/: {len(changed)} file(s) written" + "".join(f"\n  {c}" for c in changed))
+    return 0
+
+
+def cmd_reset(args) -> int:
+    package = impl.package_of(args.exercise)
+    saved = generate.backup(package)
+    generate.write_tree([package])
+    if saved:
+        print(f"your previous exercises/{package} was copied to {saved.relative_to(generate.ROOT)}")
+    print(f"exercises/{package} is back to its starter state")
+    return 0
+
+
+def cmd_check(args) -> int:
+    package = impl.package_of(args.exercise)
+    tests = f"tests/ex{args.exercise}_{package}"
+    cmd = [sys.executable, "-m", "pytest", tests, "--impl=exercises", "--scoreboard",
+           "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", *args.pytest_args]
+    return subprocess.call(cmd, cwd=generate.ROOT)
+
+
+def cmd_notebooks(args) -> int:
+    from . import notebooks
+    return notebooks.main(args.notebooks)
+
+
+def cmd_doctor(args) -> int:
+    from . import doctor
+    return doctor.main()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlpractice", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("make-exercises", help="write exercises/ from solutions/")
+    p.add_argument("packages", nargs="*")
+    p.add_argument("--check", action="store_true", help="only check; exit 1 if exercises/ is stale")
+    p.set_defaults(run=cmd_make_exercises)
+    p = sub.add_parser("reset", help="restore an exercise's starter code")
+    p.add_argument("exercise", type=int)
+    p.set_defaults(run=cmd_reset)
+    p = sub.add_parser("check", help="scoreboard for your implementation of one exercise")
+    p.add_argument("exercise", type=int)
+    p.add_argument("pytest_args", nargs="*")
+    p.set_defaults(run=cmd_check)
+    p = sub.add_parser("notebooks", help="execute and clean notebooks")
+    p.add_argument("notebooks", nargs="*")
+    p.set_defaults(run=cmd_notebooks)
+    p = sub.add_parser("doctor", help="check the environment")
+    p.set_defaults(run=cmd_doctor)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

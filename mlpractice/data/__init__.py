@@ -1,0 +1,1 @@
+"""Seeded data generators shared by notebooks, tests and benchmarks (one module per exercise)."""

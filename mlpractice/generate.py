@@ -1,0 +1,191 @@
+"""Write the learner's starter code (`exercises/`) from the reference (`solutions/`).
+
+A solution file marks each part the learner writes, inside a function body:
+
+        # BEGIN SOLUTION [2.3] implement the dynamic batcher (section 3)
+        # HINT: one optional line or more, kept in the stub as comments
+        ... reference code ...
+        # END SOLUTION
+
+`[2.3]` is exercise 2, requirement 3; the text is the task; `(section 3)` is the
+notebook section to read (optional). The generator replaces the region with
+
+        # Exercise 2.3: implement the dynamic batcher.
+        # Hint: one optional line or more, kept in the stub as comments
+        raise NotImplementedError("Exercise 2.3: implement the dynamic batcher - see notebooks/02_model_serving.ipynb, section 3")
+
+and copies every other line, and every non-Python file, unchanged, so the
+learner works inside the same codebase the reference runs in. The pure
+function `stub_source` does the rewriting; `generate_tree` / `write_tree` /
+`stale_files` are the thin file-system shell around it.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+from .impl import EXERCISES
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES_DIR = ROOT / "exercises"
+BACKUPS = ROOT / ".exercise-backups"
+
+BEGIN = re.compile(
+    r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\s+\[(?P<ex>\d+)\.(?P<req>\d+)\]\s+(?P<task>.+?)"
+    r"(?:\s+\(section (?P<section>[^)]+)\))?\s*$"
+)
+BEGIN_LOOSE = re.compile(r"^\s*# BEGIN SOLUTION\b")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
+HINT = re.compile(r"^\s*# HINT:\s?(?P<text>.*)$")
+SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+class MarkerError(ValueError):
+    """A solution file whose BEGIN/END SOLUTION markers cannot be turned into a stub."""
+
+
+def header(relpath: str, exercise: int | None) -> str:
+    reset = f"`make reset EX={exercise}`" if exercise else "`make exercises`"
+    return (
+        f"# Starter code generated from solutions/{relpath} by `make exercises`.\n"
+        f"# Replace each `raise NotImplementedError(...)` with your code; {reset} restores this file.\n"
+    )
+
+
+def stub_lines(indent: str, ex: str, req: str, task: str, section: str | None, hints: list[str]) -> list[str]:
+    notebook = EXERCISES.get(int(ex), (None, None))[1]
+    where = f"notebooks/{notebook}" + (f", section {section}" if section else "") if notebook else "EXERCISES.md"
+    message = f"Exercise {ex}.{req}: {task} - see {where}"
+    lines = [f"{indent}# Exercise {ex}.{req}: {task}.\n"]
+    lines += [f"{indent}# Hint: {h}\n" for h in hints]
+    lines.append(f"{indent}raise NotImplementedError({message!r})\n")
+    return lines
+
+
+def stub_source(source: str, filename: str = "<solution>") -> tuple[str, int]:
+    """Return (starter source, number of regions replaced). Raises MarkerError on bad markers."""
+    out: list[str] = []
+    lines = source.splitlines(keepends=True)
+    i = 0
+    regions = 0
+    while i < len(lines):
+        line = lines[i]
+        if END.match(line):
+            raise MarkerError(f"{filename}:{i + 1}: '# END SOLUTION' without a matching BEGIN")
+        if not BEGIN_LOOSE.match(line):
+            out.append(line)
+            i += 1
+            continue
+        m = BEGIN.match(line.rstrip("\n"))
+        if not m:
+            raise MarkerError(
+                f"{filename}:{i + 1}: malformed marker; write "
+                "'# BEGIN SOLUTION [<exercise>.<requirement>] <task> (section <n>)'"
+            )
+        if not m["indent"]:
+            raise MarkerError(
+                f"{filename}:{i + 1}: solution regions must sit inside a function body "
+                "(a module-level stub would break every import of this file)"
+            )
+        start = i
+        i += 1
+        hints = []
+        while i < len(lines) and HINT.match(lines[i]):
+            hints.append(HINT.match(lines[i])["text"])
+            i += 1
+        while i < len(lines) and not END.match(lines[i]):
+            if BEGIN_LOOSE.match(lines[i]):
+                raise MarkerError(f"{filename}:{i + 1}: nested BEGIN SOLUTION (region opened at line {start + 1})")
+            i += 1
+        if i == len(lines):
+            raise MarkerError(f"{filename}:{start + 1}: BEGIN SOLUTION is never closed by '# END SOLUTION'")
+        out += stub_lines(m["indent"], m["ex"], m["req"], m["task"], m["section"], hints)
+        regions += 1
+        i += 1  # skip END
+    result = "".join(out)
+    try:
+        compile(result, filename, "exec")
+    except SyntaxError as err:
+        raise MarkerError(f"{filename}: the generated stub does not compile: {err}") from err
+    return result, regions
+
+
+def _exercise_of(package: str) -> int | None:
+    return next((n for n, (pkg, _) in EXERCISES.items() if pkg == package), None)
+
+
+def generate_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS) -> dict[str, bytes]:
+    """Map relative path under exercises/ -> content, for the given packages (default: all)."""
+    files: dict[str, bytes] = {}
+    chosen = packages or sorted(p.name for p in solutions.iterdir() if p.is_dir() and p.name not in SKIP_DIRS)
+    top = solutions / "__init__.py"
+    if top.exists():
+        files["__init__.py"] = (header("__init__.py", None) + top.read_text()).encode()
+    for package in chosen:
+        src = solutions / package
+        if not src.is_dir():
+            raise FileNotFoundError(f"no package solutions/{package}")
+        exercise = _exercise_of(package)
+        for path in sorted(src.rglob("*")):
+            if path.is_dir() or SKIP_DIRS & set(path.relative_to(solutions).parts) or path.suffix == ".pyc":
+                continue
+            rel = path.relative_to(solutions).as_posix()
+            if path.suffix == ".py":
+                text, _ = stub_source(path.read_text(), f"solutions/{rel}")
+                files[rel] = (header(rel, exercise) + text).encode()
+            else:
+                files[rel] = path.read_bytes()
+    return files
+
+
+def _on_disk(packages: list[str] | None, exercises: Path) -> dict[str, Path]:
+    found = {}
+    roots = [exercises / p for p in packages] if packages else [exercises]
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in root.rglob("*"):
+            rel = path.relative_to(exercises)
+            if path.is_file() and not SKIP_DIRS & set(rel.parts) and path.suffix != ".pyc":
+                found[rel.as_posix()] = path
+    if packages and (exercises / "__init__.py").exists():
+        found["__init__.py"] = exercises / "__init__.py"
+    return found
+
+
+def stale_files(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
+                exercises: Path = EXERCISES_DIR) -> list[str]:
+    """Paths under exercises/ that differ from what solutions/ generates (missing, changed or extra)."""
+    wanted = generate_tree(packages, solutions)
+    have = _on_disk(packages, exercises)
+    stale = [rel for rel, data in wanted.items() if rel not in have or have[rel].read_bytes() != data]
+    stale += [rel for rel in have if rel not in wanted]
+    return sorted(stale)
+
+
+def write_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
+               exercises: Path = EXERCISES_DIR) -> list[str]:
+    """Regenerate exercises/ for the packages; return the paths that changed."""
+    wanted = generate_tree(packages, solutions)
+    changed = stale_files(packages, solutions, exercises)
+    for rel in changed:
+        target = exercises / rel
+        if rel in wanted:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(wanted[rel])
+        else:
+            target.unlink()
+    return changed
+
+
+def backup(package: str) -> Path | None:
+    """Copy the learner's exercises/<package> aside before a reset; return where it went."""
+    src = EXERCISES_DIR / package
+    if not src.exists():
+        return None
+    dest = BACKUPS / f"{package}-{time.strftime('%Y%m%d-%H%M%S')}"
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*SKIP_DIRS, "*.pyc"))
+    return dest

@@ -1,0 +1,1 @@
+"""Matplotlib helpers for the notebooks (one module per exercise)."""

@@ -1,0 +1,1 @@
+"""Reference solutions, one package per exercise. `exercises/` is generated from here."""

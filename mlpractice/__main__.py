@@ -47,7 +47,7 @@ def cmd_check(args) -> int:
     package = impl.package_of(args.exercise)
     tests = f"tests/ex{args.exercise}_{package}"
     cmd = [sys.executable, "-m", "pytest", tests, "--impl=exercises", "--scoreboard",
-           "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", *args.pytest_args]
+           "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", "-rN", *args.pytest_args]
     return subprocess.call(cmd, cwd=generate.ROOT)
 
 

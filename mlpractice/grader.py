@@ -68,7 +68,9 @@ def requirement_of(item) -> tuple[str, str]:
     if marker and marker.args:
         title = marker.args[1] if len(marker.args) > 1 else ""
         return str(marker.args[0]), title
-    return item.module.__name__.rsplit(".", 1)[-1], ""
+    module = getattr(item, "module", None)  # nbval's notebook cells have no module
+    name = module.__name__ if module else item.path.stem
+    return name.rsplit(".", 1)[-1], ""
 
 
 @dataclass

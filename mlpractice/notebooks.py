@@ -2,7 +2,7 @@
 
 `make notebooks` runs this with the same environment nbval uses in `make test`
 (NOTEBOOK_ENV), so committed outputs are exactly what validation expects.
-Cleaning removes execution counts, timing metadata and kernel versions;
+Cleaning renumbers execution counts and drops timing metadata and kernel versions;
 the outputs themselves must already be free of timings, addresses, paths,
 ports and PIDs (the notebooks print checks and rounded values instead).
 """
@@ -33,15 +33,18 @@ NOTEBOOK_ENV = {
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop volatile fields in place: execution counts, per-cell timing, kernel versions."""
+    """Make volatile fields stable, in place: per-cell timing and kernel versions are dropped, and
+    execution counts are renumbered 1, 2, 3... (nbval treats a cell without a count as unrun)."""
+    count = 0
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("ExecuteTime", None)
         if cell.cell_type == "code":
-            cell.execution_count = None
+            count += 1
+            cell.execution_count = count
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = count
     nb.metadata.pop("widgets", None)
     lang = nb.metadata.get("language_info", {})
     nb.metadata["language_info"] = {"name": lang.get("name", "python")}

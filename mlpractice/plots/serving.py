@@ -1,0 +1,59 @@
+"""Plots for exercise 2 (model serving): batch timeline, latency vs throughput, A/B split."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+REASON_COLORS = {"full": "tab:green", "deadline": "tab:orange", "drain": "tab:red"}
+
+
+def batch_timeline(arrivals_ms, records, batches, max_wait_ms: float, ax=None):
+    """Arrivals as dots on the time axis; each batch as a bar from its oldest arrival to its firing."""
+    ax = ax or plt.subplots(figsize=(9, 3.2))[1]
+    ax.scatter(arrivals_ms, [0] * len(arrivals_ms), marker="|", s=300, color="black", label="arrival")
+    for row, (rec, items) in enumerate(zip(records, batches), start=1):
+        first = arrivals_ms[items[0]]
+        fired = 1000 * rec.fired_at
+        ax.plot([first, fired], [row, row], color=REASON_COLORS.get(rec.reason, "gray"), lw=6, solid_capstyle="butt")
+        ax.scatter([arrivals_ms[i] for i in items], [row] * len(items), color="black", s=12, zorder=3)
+        ax.annotate(f"{rec.reason} ({rec.size})", (fired, row), xytext=(4, -4), textcoords="offset points", fontsize=8)
+    ax.set_yticks(range(len(records) + 1), ["arrivals"] + [f"batch {i}" for i in range(1, len(records) + 1)])
+    ax.invert_yaxis()
+    ax.set_xlabel("virtual time (ms)")
+    ax.set_title(f"Dynamic batching: fire when full or when the oldest has waited {max_wait_ms:g} ms")
+    for reason, color in REASON_COLORS.items():
+        ax.plot([], [], color=color, lw=6, label=reason)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def latency_throughput(rows, ax=None):
+    """rows: dicts with setting, clients, throughput_rps, p95_ms; one line per setting."""
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        pts = [r for r in rows if r["setting"] == setting]
+        ax.plot([p["throughput_rps"] for p in pts], [p["p95_ms"] for p in pts], marker="o", label=setting)
+        for p in pts:
+            ax.annotate(str(p["clients"]), (p["throughput_rps"], p["p95_ms"]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.set_xlabel("throughput (requests/s)")
+    ax.set_ylabel("p95 latency (ms)")
+    ax.set_yscale("log")
+    ax.set_title("Latency vs throughput (labels: concurrent clients)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def ab_split(fractions: dict, title: str, ax=None):
+    """fractions: {label: {version: fraction}} as grouped bars."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    labels = list(fractions)
+    versions = sorted({v for f in fractions.values() for v in f})
+    width = 0.8 / len(versions)
+    for k, v in enumerate(versions):
+        ax.bar([i + k * width for i in range(len(labels))], [fractions[l].get(v, 0) for l in labels], width,
+               label=f"v{v}")
+    ax.set_xticks([i + width * (len(versions) - 1) / 2 for i in range(len(labels))], labels)
+    ax.set_ylabel("share of users")
+    ax.set_title(title)
+    ax.legend()
+    return ax

@@ -1,0 +1,86 @@
+"""Traffic splits between versions of one model: sticky A/B, canary rollback.
+
+The variant is chosen when a request is enqueued. Sticky routing hashes
+(experiment id, routing key) to a point in [0, 1) and lays the variants out as
+cumulative ranges in ascending version order; so a user always lands on the
+same variant, and raising the newest variant's weight (the last range) only
+moves users *into* it, never between the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+
+def bucket(experiment: str, routing_key: str) -> float:
+    """Deterministic point in [0, 1) for a user in an experiment (uniform over keys)."""
+    digest = hashlib.sha256(f"{experiment}\x00{routing_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def choose_variant(weights: dict[int, float], point: float) -> int:
+    """The version whose cumulative range holds `point` (0 <= point < 1).
+
+    Ranges are laid out in ascending version order, each of width weight / total weight:
+    with {1: 0.9, 2: 0.1}, points in [0, 0.9) go to 1 and [0.9, 1) to 2. A zero-weight
+    version is never chosen. Raises ValueError if the weights do not sum to > 0.
+    """
+    # BEGIN SOLUTION [2.6] sticky A/B: cumulative ranges (section 5)
+    # HINT: walk sorted(weights) accumulating weight / total; return the first version with point < cumulative.
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError(f"traffic weights must sum to more than 0, got {weights}")
+    cumulative = 0.0
+    chosen = None
+    for version in sorted(weights):
+        if weights[version] <= 0:
+            continue
+        cumulative += weights[version] / total
+        chosen = version
+        if point < cumulative:
+            return version
+    return chosen  # point rounding past the last boundary lands in the last non-empty range
+    # END SOLUTION
+
+
+@dataclass(frozen=True)
+class CanaryPolicy:
+    """Roll `version` back to weight 0 once it has `min_requests` and breaks a threshold."""
+
+    version: int
+    min_requests: int = 100
+    max_error_rate: float = 0.05
+    max_p95_ms: float | None = None
+
+
+def canary_verdict(policy: CanaryPolicy, requests: int, errors: int, p95_ms: float) -> str | None:
+    """Why the canary must be rolled back, or None to keep it.
+
+    Nothing is decided before `requests >= policy.min_requests`. Then: if errors / requests
+    > max_error_rate -> "error rate 0.120 > 0.050" (three decimals); elif max_p95_ms is set and
+    p95_ms > max_p95_ms -> "p95 250.0 ms > 200.0 ms" (one decimal); else None.
+    """
+    # BEGIN SOLUTION [2.7] canary rollback rule (section 5)
+    if requests < policy.min_requests:
+        return None
+    rate = errors / requests
+    if rate > policy.max_error_rate:
+        return f"error rate {rate:.3f} > {policy.max_error_rate:.3f}"
+    if policy.max_p95_ms is not None and p95_ms > policy.max_p95_ms:
+        return f"p95 {p95_ms:.1f} ms > {policy.max_p95_ms:.1f} ms"
+    return None
+    # END SOLUTION
+
+
+@dataclass
+class TrafficSplit:
+    weights: dict[int, float]
+    sticky: bool = True
+    experiment: str = ""
+    canary: CanaryPolicy | None = None
+
+    def pick(self, routing_key: str | None, rng: random.Random) -> int:
+        """Sticky with a routing key; a seeded random draw without one (or when not sticky)."""
+        point = bucket(self.experiment, routing_key) if self.sticky and routing_key is not None else rng.random()
+        return choose_variant(self.weights, point)

@@ -1,0 +1,57 @@
+"""2.4 end to end: the real app under uvicorn on a free loopback port (always shut down)."""
+import contextlib
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from mlpractice.data.serving import classification_data
+
+pytestmark = pytest.mark.exercise("2.4", "the request path")
+
+
+@contextlib.contextmanager
+def uvicorn_on_loopback(app, timeout_s: float = 20.0):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # the OS picks a free port; we hand uvicorn the bound socket
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start (see the log above: a startup error?)")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout_s)
+        sock.close()
+        assert not thread.is_alive(), "uvicorn did not shut down"
+
+
+@pytest.mark.timeout(90)
+def test_real_server_answers_and_shuts_down_cleanly(serving, registry):
+    server = serving.ModelServer(registry, max_batch_size=8, max_wait_ms=2)
+    app = serving.create_app(server)
+    X, _ = classification_data(n=8, n_features=8, seed=9)
+    with uvicorn_on_loopback(app) as url:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for name in ("tabular", "mlp"):  # the admin endpoint: the test client is on loopback
+                loaded = client.post(f"/v2/repository/models/{name}/load")
+                assert loaded.status_code == 200, loaded.text
+            ready = client.get("/v2/health/ready")
+            answers = [client.post("/v2/models/mlp/infer", json={"inputs": [
+                {"name": "input-0", "shape": [1, 8], "datatype": "FP32", "data": x.tolist()}]}) for x in X]
+            for r in answers:
+                assert r.status_code == 200, r.text
+            metrics = client.get("/metrics").text
+    assert ready.status_code == 200, ready.text
+    assert {r.json()["model_version"] for r in answers} == {"2"}
+    assert 'mlserve_requests_total{model="mlp",status="ok",version="2"} 8.0' in metrics
+    assert server.draining and server.loaded_versions() == []  # shutdown drained and unloaded

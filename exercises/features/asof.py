@@ -1,0 +1,44 @@
+# Starter code generated from solutions/features/asof.py by `make exercises`.
+# Replace each `raise NotImplementedError(...)` with your code; `make reset EX=4` restores this file.
+"""The one as-of join behind both the stream-table join and point-in-time history.
+
+For each left row (key, ts) pick, among right rows of the same key, the one with
+the latest feature time `right_ts <= ts` (both ends of the TTL range inclusive:
+`ts - ttl <= right_ts <= ts`), ties between equal feature times broken by the
+later creation time. With `created_before=True` a right row is also invisible
+until it was written (`created <= ts`): a value computed late for an early
+feature time must not leak into a training row that predates its writing.
+Never a value from the future. Pure numpy, O((n + m) log(n + m)).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _codes(left_keys, right_keys):
+    """Integer codes for keys, shared by both sides (keys only need == and hashing)."""
+    table: dict = {}
+    left = np.fromiter((table.setdefault(k, len(table)) for k in left_keys), dtype=np.int64, count=len(left_keys))
+    right = np.fromiter((table.setdefault(k, len(table)) for k in right_keys), dtype=np.int64,
+                        count=len(right_keys))
+    return left, right
+
+
+def asof_indices(left_keys, left_ts, right_keys, right_ts, right_created=None, ttl=None,
+                 created_before: bool = False) -> np.ndarray:
+    """For each left row, the index of the chosen right row, or -1 when none qualifies."""
+    left_ts = np.asarray(left_ts, dtype=np.int64)
+    right_ts = np.asarray(right_ts, dtype=np.int64)
+    if len(left_keys) != len(left_ts) or len(right_keys) != len(right_ts):
+        raise ValueError("each side needs one timestamp per key")
+    created = right_ts if right_created is None else np.asarray(right_created, dtype=np.int64)
+    if len(created) != len(right_ts):
+        raise ValueError("right_created needs one creation time per right row")
+    if len(left_ts) == 0 or len(right_ts) == 0:
+        return np.full(len(left_ts), -1, dtype=np.int64)
+    left_code, right_code = _codes(list(left_keys), list(right_keys))
+    # Exercise 4.7: point-in-time as-of join.
+    # Hint: a right row becomes visible at v = ts (or max(ts, created) with created_before);
+    # Hint: sort right rows by (key, v), keep a running "best so far" by (ts, created) within each key,
+    # Hint: and for each left row binary-search the last right row of its key with v <= left ts.
+    raise NotImplementedError('Exercise 4.7: point-in-time as-of join - see notebooks/04_feature_pipeline.ipynb, section 7')

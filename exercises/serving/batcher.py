@@ -6,7 +6,7 @@ One `DynamicBatcher` serves one loaded model version. Callers `submit` one item
 and await its future; a single worker task forms batches and runs them.
 
 Exact semantics (Triton's rule; each clause is kept true by a test in
-tests/ex2_serving/test_batcher.py, driven by a VirtualClock):
+tests/ex2_serving/test_firing.py and test_dequeue.py, driven by a VirtualClock):
 
   * The queue is FIFO and bounded: `submit` on a queue already holding
     `max_queue_size` items raises `QueueFull` at once (HTTP 503 + Retry-After);

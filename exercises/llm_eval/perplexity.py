@@ -1,0 +1,106 @@
+# Starter code generated from solutions/llm_eval/perplexity.py by `make exercises`.
+# Replace each `raise NotImplementedError(...)` with your code; `make reset EX=1` restores this file.
+"""Perplexity with a sliding window: every token scored exactly once, with as much context as fits.
+
+For a text of L tokens and 1 <= stride < max_length, window k covers ids[k*stride : k*stride + max_length] (clipped at L);
+windows stop at the first one that reaches the end. Token t (t >= 1) is scored in the first
+window whose end is past t, with the tokens of that window before t as its context. Token 0
+is never a target (no context; models that want it scored prepend a BOS token). The
+perplexity is exp(total NLL / number of scored tokens) over all texts together.
+
+The loop in the transformers guide "Perplexity of fixed-length models" multiplies each
+window's mean loss by (targets - 1) and divides by the token count: with overlapping windows
+that weighting is off by one per window, which matters most for stride=1 or max_length=2.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .language_model import LanguageModel
+from .metric import Metric, Sums, exact, register_metric
+
+
+@dataclass(frozen=True)
+class PerplexityResult:
+    perplexity: float
+    nll: float  # mean negative log-likelihood per scored token, in nats
+    n_tokens: int
+    bits_per_byte: float  # -sum(log p) / UTF-8 bytes / ln 2
+    signature: str
+
+
+def check_window(max_length: int, stride: int) -> None:
+    if not isinstance(max_length, int) or max_length < 2:
+        raise ValueError(f"max_length must be an int >= 2 (a target needs a context token), got {max_length!r}")
+    if not isinstance(stride, int) or not 1 <= stride <= max_length - 1:
+        # stride == max_length would leave the first token of every later window without context
+        raise ValueError(f"stride must be an int in [1, max_length - 1] = [1, {max_length - 1}] so that every "
+                         f"token has a context token in its window, got {stride!r}")
+
+
+def scored_positions(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int, int]]:
+    """The windows as (begin, end, first_target): window ids[begin:end] scores targets
+    first_target..end-1. Together the targets are 1..n_tokens-1, each exactly once."""
+    # Exercise 1.5: sliding windows that score each token once.
+    # Hint: remember where the previous window ended; targets start at max(prev_end, begin + 1).
+    raise NotImplementedError('Exercise 1.5: sliding windows that score each token once - see notebooks/01_llm_evaluation.ipynb, section 6')
+
+
+def text_loglik(model: LanguageModel, ids: Sequence[int], max_length: int, stride: int) -> tuple[float, int]:
+    """(sum of log p over scored tokens, number of scored tokens) for one tokenized text."""
+    # Exercise 1.5: sum the log-probabilities of the new targets of each window.
+    raise NotImplementedError('Exercise 1.5: sum the log-probabilities of the new targets of each window - see notebooks/01_llm_evaluation.ipynb, section 6')
+
+
+def perplexity_stats(model: LanguageModel, text: str, max_length: int, stride: int) -> Sums:
+    loglik, count = text_loglik(model, model.tokenize(text), max_length, stride)
+    return Sums((exact(loglik), count, len(text.encode("utf-8"))))
+
+
+def perplexity_from_stats(stats: Sums, signature: str) -> PerplexityResult:
+    loglik, count, n_bytes = stats or (Fraction(0), 0, 0)
+    nll = float(-loglik / count) if count else float("nan")
+    return PerplexityResult(math.exp(nll) if count else float("nan"), nll, count,
+                            float(-loglik / n_bytes) / math.log(2) if n_bytes else float("nan"), signature)
+
+
+def signature_of(model: LanguageModel, max_length: int, stride: int) -> str:
+    return f"model:{model.name}|max_length:{max_length}|stride:{stride}"
+
+
+def perplexity(model: LanguageModel, texts: Sequence[str], *, max_length: int, stride: int) -> PerplexityResult:
+    """Perplexity of `model` on `texts` (pooled over all scored tokens), see the module docstring."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise ValueError("texts must be a list of strings, not a bare string")
+    check_window(max_length, stride)
+    if not isinstance(model, LanguageModel):
+        raise ValueError("model must provide name, tokenize(text) and log_probs(ids) (the LanguageModel protocol)")
+    stats = sum((perplexity_stats(model, t, max_length, stride) for t in texts), Sums())
+    return perplexity_from_stats(stats, signature_of(model, max_length, stride))
+
+
+@register_metric("perplexity")
+class Perplexity(Metric):
+    """Perplexity of the predictions themselves under `model` (references are ignored)."""
+
+    primary = "perplexity"
+    higher_is_better = False
+
+    def __init__(self, model: LanguageModel, max_length: int = 128, stride: int = 64):
+        check_window(max_length, stride)
+        self.model, self.max_length, self.stride = model, max_length, stride
+        super().__init__()
+
+    def item_stats(self, prediction, reference):
+        return perplexity_stats(self.model, prediction, self.max_length, self.stride)
+
+    def score(self, stats):
+        r = perplexity_from_stats(stats, "")
+        return {"perplexity": r.perplexity, "nll": r.nll, "bits_per_byte": r.bits_per_byte,
+                "n_tokens": float(r.n_tokens)}
+
+    def options(self):
+        return {"model": self.model.name, "max_length": self.max_length, "stride": self.stride}

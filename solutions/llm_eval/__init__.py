@@ -1,0 +1,27 @@
+"""Exercise 1: an LLM evaluation framework whose metrics agree exactly with sacreBLEU and rouge-score.
+
+Reading order: tokenizers -> bleu -> rouge -> metric (the protocol) -> builtin_metrics -> evaluator,
+then the stretch parts: language_model + perplexity, similarity, compare, tracker, report, models.
+"""
+from .bleu import BLEUScore, BLEUSignature, BLEUStats, corpus_bleu, sentence_bleu
+from .rouge import Score, rouge
+from .metric import Metric, MetricResult, Sums, get_metric, register_metric, registered_metrics
+from . import builtin_metrics  # noqa: F401  (registers bleu, sentence_bleu, rouge, exact_match, f1, accuracy)
+from .builtin_metrics import normalize_answer, token_f1
+from .evaluator import EvalResult, Evaluator
+from .language_model import HFCausalLM, LanguageModel, NgramLM
+from .perplexity import PerplexityResult, perplexity  # registers perplexity
+from .similarity import CachedEmbedder, MiniLMEmbedder, semantic_similarity  # registers semantic_similarity
+from .compare import Comparison, compare
+from .tracker import EvalTracker, Regression
+from .report import generate_report
+from .models import CallableModel, HFGenerator, OpenAICompletions
+
+__all__ = [
+    "BLEUScore", "BLEUSignature", "BLEUStats", "corpus_bleu", "sentence_bleu", "Score", "rouge",
+    "Metric", "MetricResult", "Sums", "get_metric", "register_metric", "registered_metrics",
+    "normalize_answer", "token_f1", "EvalResult", "Evaluator", "HFCausalLM", "LanguageModel", "NgramLM",
+    "PerplexityResult", "perplexity", "CachedEmbedder", "MiniLMEmbedder", "semantic_similarity",
+    "Comparison", "compare", "EvalTracker", "Regression", "generate_report",
+    "CallableModel", "HFGenerator", "OpenAICompletions",
+]

@@ -1,0 +1,101 @@
+"""The small LanguageModel protocol perplexity needs, and two adapters.
+
+A language model here is anything with
+  - `name`: a string for signatures,
+  - `tokenize(text) -> list[int]` (a model may prepend a BOS token so the first word is scored),
+  - `log_probs(ids) -> list[float]`: for a window of ids, log p(ids[t] | ids[:t]) for t = 1..len-1,
+    seeing nothing before the window.
+`HFCausalLM` wraps any transformers causal LM (a local checkpoint directory or a model object);
+`NgramLM` is a character n-gram model with Witten-Bell interpolation, trained in a second.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    name: str
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def log_probs(self, ids: list[int]) -> list[float]: ...
+
+
+class HFCausalLM:
+    """A transformers causal LM: `HFCausalLM("path/to/checkpoint")` or `HFCausalLM(model, tokenizer)`.
+
+    `tokenizer` needs only `encode(text) -> list[int]`. Runs on CPU in eval mode without gradients.
+    """
+
+    def __init__(self, model, tokenizer=None, name: str | None = None):
+        if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            path = str(model)
+            model = AutoModelForCausalLM.from_pretrained(path)
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+            name = name or path.rstrip("/").rsplit("/", 1)[-1]
+        if tokenizer is None:
+            raise ValueError("HFCausalLM needs a tokenizer with an encode(text) method")
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.name = name or type(model).__name__
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text))
+
+    def log_probs(self, ids: list[int]) -> list[float]:
+        import torch
+
+        if len(ids) < 2:
+            return []
+        with torch.no_grad():
+            logits = self.model(torch.tensor([ids])).logits[0, :-1].double()
+            logp = torch.log_softmax(logits, dim=-1)
+            return logp.gather(1, torch.tensor(ids[1:]).unsqueeze(1)).squeeze(1).tolist()
+
+
+class NgramLM:
+    """Character n-gram language model with Witten-Bell interpolation down to add-one unigrams.
+
+    p(w | h) = (c(h, w) + T(h) * p(w | h')) / (c(h) + T(h)), h' = h without its oldest character,
+    T(h) = number of distinct characters seen after h; an unseen history falls back to p(w | h').
+    Character id 0 is BOS (prepended by `tokenize`), 1 is an unknown character.
+    """
+
+    def __init__(self, order: int = 3):
+        if order < 1:
+            raise ValueError(f"order must be >= 1, got {order}")
+        self.order = order
+        self.name = f"char-{order}gram"
+        self.vocab: dict[str, int] = {}
+        self.counts: dict[tuple, Counter] = defaultdict(Counter)
+
+    def fit(self, text: str) -> "NgramLM":
+        self.vocab = {c: i + 2 for i, c in enumerate(sorted(set(text)))}
+        ids = self.tokenize(text)
+        for t in range(1, len(ids)):
+            for n in range(0, self.order):
+                if n <= t:
+                    self.counts[tuple(ids[t - n:t])][ids[t]] += 1
+        self._totals = {h: (sum(c.values()), len(c)) for h, c in self.counts.items()}
+        return self
+
+    def tokenize(self, text: str) -> list[int]:
+        return [0] + [self.vocab.get(c, 1) for c in text]
+
+    def prob(self, history: tuple, w: int) -> float:
+        p = (self.counts[()][w] + 1) / (self._totals[()][0] + len(self.vocab) + 2)
+        for n in range(1, min(len(history), self.order - 1) + 1):
+            h = history[len(history) - n:]
+            if h not in self._totals:
+                break
+            total, distinct = self._totals[h]
+            p = (self.counts[h][w] + distinct * p) / (total + distinct)
+        return p
+
+    def log_probs(self, ids: list[int]) -> list[float]:
+        k = self.order - 1
+        return [math.log(self.prob(tuple(ids[max(0, t - k):t]), ids[t])) for t in range(1, len(ids))]

@@ -1,0 +1,110 @@
+"""Sliding-window perplexity against a brute-force token-by-token computation on a tiny GPT-2."""
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from mlpractice.impl import load
+
+llm_eval = load("llm_eval")
+pytestmark = pytest.mark.exercise("1.5", "perplexity with sliding windows (stretch)")
+
+VOCAB = 61
+
+
+class CharIds:
+    def encode(self, text):
+        return [ord(c) % VOCAB for c in text]
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # tiny matrices: threads only add contention on a shared 2-core machine
+    config = GPT2Config(vocab_size=VOCAB, n_positions=64, n_embd=16, n_layer=2, n_head=2,
+                        bos_token_id=0, eos_token_id=0)
+    return llm_eval.HFCausalLM(GPT2LMHeadModel(config), CharIds(), name="tiny-gpt2")
+
+
+def brute_force(lm, ids, max_length, stride):
+    """Token t is scored in window k = first window whose end is past t, context ids[k*stride:t]."""
+    total = 0.0
+    with torch.no_grad():
+        for t in range(1, len(ids)):
+            k = 0 if t < max_length else (t - max_length) // stride + 1
+            context = ids[k * stride:t]  # predicts ids[t] from the window so far
+            logits = lm.model(torch.tensor([context])).logits[0, -1].double()
+            total += torch.log_softmax(logits, -1)[ids[t]].item()
+    return total, len(ids) - 1
+
+
+TEXTS = ["The quick brown fox jumps over the lazy dog.", "ab", "x", "Perplexity counts each token once!"]
+
+
+@pytest.mark.parametrize("max_length, stride", [(2, 1), (3, 2), (4, 1), (8, 3), (8, 7), (16, 5), (64, 63)])
+def test_equals_brute_force_on_tiny_gpt2(tiny_gpt2, max_length, stride):
+    result = llm_eval.perplexity(tiny_gpt2, TEXTS, max_length=max_length, stride=stride)
+    loglik, count = 0.0, 0
+    for text in TEXTS:
+        ll, n = brute_force(tiny_gpt2, CharIds().encode(text), max_length, stride)
+        loglik, count = loglik + ll, count + n
+    assert result.n_tokens == count
+    assert result.nll == pytest.approx(-loglik / count, rel=1e-6)
+    assert result.perplexity == pytest.approx(math.exp(-loglik / count), rel=1e-6)
+    n_bytes = sum(len(t.encode()) for t in TEXTS)
+    assert result.bits_per_byte == pytest.approx(-loglik / n_bytes / math.log(2), rel=1e-6)
+    assert result.signature == f"model:tiny-gpt2|max_length:{max_length}|stride:{stride}"
+
+
+class Recorder:
+    """A fake LM that records which targets each window was asked to score."""
+
+    name = "recorder"
+
+    def tokenize(self, text):
+        return list(range(len(text)))
+
+    def log_probs(self, ids):
+        return [-float(i) for i in ids[1:]]  # log p of token t is -t, so the sum identifies the targets
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 60), st.integers(2, 12), st.data())
+def test_every_token_scored_exactly_once(length, max_length, data):
+    stride = data.draw(st.integers(1, max_length - 1))
+    result = llm_eval.perplexity(Recorder(), ["x" * length], max_length=max_length, stride=stride)
+    assert result.n_tokens == max(length - 1, 0)
+    if length > 1:
+        assert result.nll == pytest.approx(sum(range(1, length)) / (length - 1))
+
+
+def test_ngram_orders_improve_on_held_out_text():
+    from mlpractice.data.llm_eval import heldout_text
+
+    train, held_out = heldout_text(2000)
+    ppl = [llm_eval.perplexity(llm_eval.NgramLM(n).fit(train[:60000]), [held_out], max_length=32, stride=16).perplexity
+           for n in (1, 3)]
+    assert ppl[1] < ppl[0]
+
+
+@pytest.mark.scaffold
+@pytest.mark.parametrize("max_length, stride", [(1, 1), (4, 0), (4, 4), (4, 5)])
+def test_bad_windows_raise(max_length, stride):
+    with pytest.raises(ValueError):
+        llm_eval.perplexity(Recorder(), ["abc"], max_length=max_length, stride=stride)
+
+
+def test_perplexity_metric_streams_and_merges_exactly():
+    lm = llm_eval.NgramLM(3).fit("the cat sat on the mat and the dog sat on the log " * 20)
+    metric = llm_eval.get_metric("perplexity", model=lm, max_length=8, stride=3)
+    texts = ["the cat sat", "a dog on a log", "", "mat", "the end of the text"]
+    batch = metric.fresh().update(texts, [None] * 5).compute()
+    shard = metric.fresh().update(texts[2:], [None] * 3)
+    merged = metric.fresh().update(texts[:1], [None]).update(texts[1:2], [None]).merge(shard)
+    assert merged.compute() == batch
+    direct = llm_eval.perplexity(lm, texts, max_length=8, stride=3)
+    assert batch.value == pytest.approx(direct.perplexity, rel=1e-12)
+    assert batch.details["n_tokens"] == direct.n_tokens

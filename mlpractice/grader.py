@@ -87,7 +87,7 @@ def _first_line(report) -> str:
     return text.strip().splitlines()[0][:160] if text.strip() else ""
 
 
-@dataclass
+@dataclass(eq=False)  # pluggy keeps plugins in sets, so a plugin must hash by identity
 class Board:
     impl: str
     outcomes: dict[str, Outcome] = field(default_factory=dict)

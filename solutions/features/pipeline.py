@@ -28,6 +28,7 @@ Exact semantics (each kept true by a test in tests/ex4_features/):
 """
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import pickle
@@ -327,11 +328,124 @@ class FeaturePipeline:
         return [] if admitted is None else self.apply(*admitted)
 
     def process_batch(self, records) -> list[dict]:
-        rows = []
-        for record in records:
-            admitted = self.admit(record)
-            if admitted is not None:
-                rows += self.apply(*admitted)
+        """Exactly `process` applied to each record in turn, returning all released rows.
+
+        The hot path: the same steps as admit/apply/advance, inlined into one loop with
+        the feature definitions read once per batch instead of once per event. The cheap
+        type checks accept the common well-formed record; anything else goes through
+        `validate`, so dead-letter reasons are the same as `process` gives. Rare paths
+        (late events) call the general methods. Tested equal to `process` one record at a
+        time, side outputs and state included (tests/ex4_features/test_batch_equivalence.py).
+        """
+        # Every row dict stays alive until the caller drops the list, so CPython's cyclic GC
+        # would rescan a growing heap of objects that can never form a cycle (~20% of the
+        # loop at 1M events). Pause it for the batch; it is restored even on error.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._process_batch(records)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _process_batch(self, records) -> list[dict]:
+        rows: list[dict] = []
+        emit = rows.append
+        stats, seen, buffer, timers, touched = self.stats, self.seen, self.buffer, self.timers, self.touched
+        heappush, heappop = heapq.heappush, heapq.heappop
+        ooo = self.max_out_of_orderness
+        key_fields = tuple(self.key_fields)
+        numeric_fields = tuple(self.numeric_fields)
+        other_fields = tuple(f for f in self.required if f not in self.key_fields and f not in self.numeric_fields
+                             and f != "ts")
+        groups = [(key_field, value_field, tuple(f.name for f in feats), self.continuous_state[group], size,
+                   [f.agg for f in feats], group)
+                  for group, feats in self.groups.items() for key_field, value_field, size in [group]]
+        windowed = self.windowed
+        records_n = accepted_n = duplicates_n = dead_n = 0
+        try:
+            for record in records:
+                self.offset += 1
+                records_n += 1
+                # ---- validate: the cheap exact-type checks, else the full `validate`
+                ok = type(record) is dict
+                if ok:
+                    ts = record.get("ts")
+                    ok = type(ts) is int
+                    for field in other_fields:
+                        if record.get(field) is None:
+                            ok = False
+                    for field in key_fields:
+                        kt = type(record.get(field))
+                        if kt is not str and kt is not int:
+                            ok = False
+                    for field in numeric_fields:
+                        x = record.get(field)
+                        if type(x) is not float or x - x != 0.0:  # x - x is nan for nan and +-inf
+                            ok = False
+                if not ok:
+                    reason = self.validate(record)
+                    if reason is not None:
+                        self.dead_letters.append((record, reason))
+                        dead_n += 1
+                        continue
+                    ts = record["ts"]
+                # ---- de-duplicate, classify against the watermark
+                event_id = record["event_id"]
+                if event_id in seen:
+                    duplicates_n += 1
+                    continue
+                seen.add(event_id)
+                before = self.clock
+                if ts >= before:
+                    kind = ON_TIME
+                else:
+                    kind = self.classify_late(record, before)
+                    if kind is None:
+                        continue
+                max_ts = self.max_ts
+                if max_ts is None or ts > max_ts:
+                    self.max_ts = max_ts = ts
+                after = max_ts - ooo
+                if after > before:
+                    self.clock = after
+                else:
+                    after = before
+                seq = self.seq
+                self.seq = seq + 1
+                accepted_n += 1
+                # ---- apply (the operator half)
+                if kind != ON_TIME or windowed or before > self.watermark:
+                    rows += self.apply(record, seq, kind, before, after)
+                    continue
+                heappush(buffer, (ts, seq, record))
+                watermark = self.watermark
+                if after > watermark:
+                    self.watermark = watermark = after
+                while buffer and buffer[0][0] <= watermark:
+                    ts, seq, event = heappop(buffer)
+                    row = {"event_id": event["event_id"], "ts": ts, "seq": seq}
+                    for field in key_fields:
+                        row[field] = event[field]
+                    for key_field, value_field, names, states, size, aggs, group in groups:
+                        entity = event[key_field]
+                        state = states.get(entity)
+                        if state is None:
+                            state = states[entity] = ContinuousWindowState(size, aggs)
+                        row.update(zip(names, state.add(ts, event[value_field] if value_field else None)))
+                        touched.add((group, entity))
+                    emit(row)
+                if timers and timers[0][0] <= watermark:
+                    self._fire()
+        finally:
+            if records_n:
+                stats["records"] += records_n
+            if accepted_n:
+                stats["accepted"] += accepted_n
+            if duplicates_n:
+                stats["duplicates"] += duplicates_n
+            if dead_n:
+                stats["dead_letter"] += dead_n
         return rows
 
     def flush(self) -> list[dict]:

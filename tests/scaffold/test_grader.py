@@ -78,3 +78,13 @@ def test_scoreboard_lists_each_requirement(pytester):
         "*9.3  broken*FAILED (0/1 pass): AssertionError: one is not two*",
         "*0 of 3 requirements complete*",
     ])
+
+
+def test_grader_works_beside_a_subfolder_conftest(pytester):
+    # a conftest below the root makes pytest look plugins up in sets: the grader must be hashable
+    sub = pytester.mkpydir("sub")
+    (sub / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef answer():\n    return 42\n")
+    (sub / "test_sub.py").write_text(GRADED + "\ndef test_fixture(answer):\n    assert widget() == answer\n")
+    result = pytester.runpytest("-p", "mlpractice.grader", "--impl=exercises", "--expect-stubs")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*3 of 3 graded tests report 'not attempted'*"])

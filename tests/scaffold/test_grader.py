@@ -81,10 +81,13 @@ def test_scoreboard_lists_each_requirement(pytester):
 
 
 def test_grader_works_beside_a_subfolder_conftest(pytester):
-    # a conftest below the root makes pytest look plugins up in sets: the grader must be hashable
-    sub = pytester.mkpydir("sub")
-    (sub / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef answer():\n    return 42\n")
-    (sub / "test_sub.py").write_text(GRADED + "\ndef test_fixture(answer):\n    assert widget() == answer\n")
+    # a conftest in a sibling folder makes pytest filter plugins through sets for the other
+    # folder's tests, so the grader's plugin object must be hashable
+    for name in ("a", "b"):
+        pytester.mkpydir(name)
+    (pytester.path / "b" / "conftest.py").write_text("import pytest\n@pytest.fixture\ndef answer():\n    return 42\n")
+    (pytester.path / "a" / "test_a.py").write_text(GRADED)
+    (pytester.path / "b" / "test_b.py").write_text(GRADED + "\ndef test_fixture(answer):\n    assert widget() == answer\n")
     result = pytester.runpytest("-p", "mlpractice.grader", "--impl=exercises", "--expect-stubs")
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*3 of 3 graded tests report 'not attempted'*"])
+    result.stdout.fnmatch_lines(["*5 of 5 graded tests report 'not attempted'*"])

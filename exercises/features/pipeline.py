@@ -27,6 +27,8 @@ Exact semantics (each kept true by a test in tests/ex4_features/):
   event in (ts, seq) order: {"event_id", "ts", "seq", <key fields>, <continuous
   features>}. With `max_out_of_orderness=0` and in-order input that is exactly this
   event's own row. `flush()` ends the stream: watermark +inf, everything released and fired.
+- `process_batch(records)` is `process` applied to each record in turn (same rows, side
+  outputs and state), run as one inlined loop: the throughput path.
 """
 from __future__ import annotations
 

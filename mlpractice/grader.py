@@ -141,7 +141,10 @@ class Board:
             bad = self.unexpected_for_stubs()
             attempted = sum(o.status == "not attempted" for o in self.outcomes.values())
             tr.section("untouched-starter check")
-            tr.write_line(f"{attempted} of {len(self.outcomes)} graded tests report 'not attempted' against exercises/")
+            skipped = sum(o.status == "skipped" for o in self.outcomes.values())
+            note = f" ({skipped} skipped for another reason, e.g. a service not running here)" if skipped else ""
+            tr.write_line(f"{attempted} of {len(self.outcomes)} graded tests report 'not attempted' "
+                          f"against exercises/{note}")
             for o in bad:
                 tr.write_line(f"  DEFECT {o.status}: {o.nodeid}  {o.message}", red=True)
             if bad:

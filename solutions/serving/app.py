@@ -229,29 +229,30 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
     async def prometheus_metrics():
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v2/repository/models/{name}/load")
-    async def load(name: str, request: Request):
+    async def admin_call(request: Request, action):
+        """Loopback-only repository call: `action(version)` with the body's optional parameters.version."""
         refused = admin_only(request)
         if refused:
             return refused
         try:
             body = json.loads(await request.body() or b"{}")
-            loaded = await server.load_model(name, (body.get("parameters") or {}).get("version"))
+            return await action((body.get("parameters") or {}).get("version"))
         except Exception as err:
             return error_response(err)
-        return {"name": name, "version": str(loaded.version), "state": "READY"}
+
+    @app.post("/v2/repository/models/{name}/load")
+    async def load(name: str, request: Request):
+        async def action(version):
+            loaded = await server.load_model(name, version)
+            return {"name": name, "version": str(loaded.version), "state": "READY"}
+        return await admin_call(request, action)
 
     @app.post("/v2/repository/models/{name}/unload")
     async def unload(name: str, request: Request):
-        refused = admin_only(request)
-        if refused:
-            return refused
-        try:
-            body = json.loads(await request.body() or b"{}")
-            versions = await server.unload_model(name, (body.get("parameters") or {}).get("version"))
-        except Exception as err:
-            return error_response(err)
-        return {"name": name, "unloaded": [str(v) for v in versions]}
+        async def action(version):
+            versions = await server.unload_model(name, version)
+            return {"name": name, "unloaded": [str(v) for v in versions]}
+        return await admin_call(request, action)
 
     @app.post("/admin/drain")
     async def drain(request: Request):

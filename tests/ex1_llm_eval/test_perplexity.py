@@ -108,3 +108,26 @@ def test_perplexity_metric_streams_and_merges_exactly():
     direct = llm_eval.perplexity(lm, texts, max_length=8, stride=3)
     assert batch.value == pytest.approx(direct.perplexity, rel=1e-12)
     assert batch.details["n_tokens"] == direct.n_tokens
+
+
+def test_hf_adapter_loads_a_local_checkpoint_directory(tiny_gpt2, tmp_path):
+    """HFCausalLM("dir") reads the model and tokenizer written by save_pretrained, offline."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    chars = sorted({c for text in TEXTS for c in text})
+    vocab = {"[UNK]": 0, **{c: i + 1 for i, c in enumerate(chars)}}
+    assert len(vocab) <= VOCAB
+    char_level = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    char_level.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=char_level, unk_token="[UNK]")
+    tiny_gpt2.model.save_pretrained(tmp_path / "tiny-ckpt")
+    tokenizer.save_pretrained(tmp_path / "tiny-ckpt")
+
+    from_dir = llm_eval.HFCausalLM(tmp_path / "tiny-ckpt")
+    in_memory = llm_eval.HFCausalLM(tiny_gpt2.model, tokenizer, name="tiny-ckpt")
+    assert from_dir.name == "tiny-ckpt"
+    assert from_dir.tokenize("ab") == [vocab["a"], vocab["b"]]
+    ours = llm_eval.perplexity(from_dir, TEXTS, max_length=8, stride=3)
+    expected = llm_eval.perplexity(in_memory, TEXTS, max_length=8, stride=3)
+    assert (ours.nll, ours.n_tokens, ours.signature) == (expected.nll, expected.n_tokens, expected.signature)

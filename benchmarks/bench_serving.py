@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,12 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from mlpractice.data.serving import poisson_arrivals  # noqa: E402
 from mlpractice.impl import load  # noqa: E402
+from mlpractice.net import free_port  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerProcess:

@@ -5,6 +5,7 @@
 - `grader`    the pytest plugin behind `--impl`, "not attempted" reporting and the scoreboard
 - `notebooks` executes and cleans the committed notebooks
 - `doctor`    the environment check
+- `net`       loopback helpers: a free port, uvicorn in a thread for tests
 - `data`      seeded data generators shared by notebooks, tests and benchmarks
 
 This package must never import from `solutions/` or `exercises/`, except

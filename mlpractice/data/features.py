@@ -47,11 +47,11 @@ def transactions(n: int = 10_000, n_users: int = 1_000, n_merchants: int = 200, 
     if n < 0 or n_users < 1 or n_merchants < 1:
         raise ValueError(f"need n >= 0, n_users >= 1, n_merchants >= 1; got {n}, {n_users}, {n_merchants}")
     rng = np.random.default_rng(seed)
-    users = np.array(user_ids(n_users))[_user_draws(rng, n, n_users, zipf)]
+    user_index = _user_draws(rng, n, n_users, zipf)
+    users = np.array(user_ids(n_users))[user_index]
     merchants = rng.integers(0, n_merchants, size=n)
     # each user has a typical spend; amounts are lognormal around it, in cents
     user_scale = np.exp(rng.normal(3.0, 0.8, size=n_users))
-    user_index = np.array([int(u[1:]) for u in users]) if n else np.array([], dtype=int)
     amounts = np.round(user_scale[user_index] * rng.lognormal(0.0, 0.6, size=n), 2)
     ts = start_ms + np.floor(np.cumsum(rng.exponential(1000.0 / rate, size=n))).astype(np.int64)
     delay = rng.integers(0, max_disorder_ms + 1, size=n)

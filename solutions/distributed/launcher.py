@@ -29,10 +29,11 @@ import datetime
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import socket
 import time
 import traceback
 from dataclasses import dataclass
+
+from mlpractice.net import free_port  # shared loopback helper
 
 PG_TIMEOUT_S = 5.0
 PEER_LOST = ("closed by peer", "reset by peer", "Broken pipe", "Connection refused")
@@ -69,11 +70,6 @@ def context():
         _CTX.set_forkserver_preload(["torch", "torch.distributed", "torch._dynamo", "numpy"])
     return _CTX
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def send(payload) -> None:

@@ -1,12 +1,9 @@
 """The report and the model adapters (a real OpenAI-compatible server on loopback)."""
-import socket
-import threading
-import time
-
 import pytest
 
 from mlpractice.data.llm_eval import SYSTEMS, eval_set
 from mlpractice.impl import load
+from mlpractice.net import uvicorn_on_loopback
 
 llm_eval = load("llm_eval")
 pytestmark = pytest.mark.exercise("1.7", "paired bootstrap comparison and report (stretch)")
@@ -33,7 +30,6 @@ def test_report_has_table_significance_trend_worst_items_and_warnings(tmp_path):
 
 @pytest.fixture(scope="module")
 def completions_server():
-    import uvicorn
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -44,18 +40,8 @@ def completions_server():
         choices = [{"index": i, "text": " " + p.split(":", 1)[-1].strip().upper()} for i, p in enumerate(prompts)]
         return {"object": "text_completion", "model": body["model"], "choices": choices[::-1]}
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with uvicorn_on_loopback(app) as url:
+        yield url
 
 
 @pytest.mark.exercise("1.3", "metric protocol: update, merge, compute")  # the Evaluator, not the report

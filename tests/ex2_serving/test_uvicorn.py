@@ -1,38 +1,12 @@
 """2.4 end to end: the real app under uvicorn on a free loopback port (always shut down)."""
-import contextlib
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 
 from mlpractice.data.serving import classification_data
+from mlpractice.net import uvicorn_on_loopback
 
 pytestmark = pytest.mark.exercise("2.4", "the request path")
-
-
-@contextlib.contextmanager
-def uvicorn_on_loopback(app, timeout_s: float = 20.0):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # the OS picks a free port; we hand uvicorn the bound socket
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start (see the log above: a startup error?)")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout_s)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not shut down"
 
 
 @pytest.mark.timeout(90)

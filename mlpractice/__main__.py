@@ -2,7 +2,7 @@
 
   make-exercises [PKG...] [--check]   write exercises/ from solutions/ (or only check it is current)
   reset N                             restore exercise N's starter code (your version is backed up first)
-  check N                             scoreboard of exercise N against your exercises/ code
+  check N [--req N.M]                 scoreboard of exercise N against your exercises/ code
   notebooks [NOTEBOOK...]             execute and clean the committed notebooks
   doctor                              OK/FAIL table of the environment
 """
@@ -46,8 +46,10 @@ def cmd_reset(args) -> int:
 def cmd_check(args) -> int:
     package = impl.package_of(args.exercise)
     tests = f"tests/ex{args.exercise}_{package}"
-    cmd = [sys.executable, "-m", "pytest", tests, "--impl=exercises", "--scoreboard",
-           "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", "-rN", *args.pytest_args]
+    # -p no:nbval: its import costs seconds and a learner's run has no notebook to validate
+    cmd = [sys.executable, "-m", "pytest", tests, "--impl=exercises", "--scoreboard", "-p", "no:nbval",
+           "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", "-rN",
+           *([f"--req={args.req}"] if args.req else []), *args.pytest_args]
     return subprocess.call(cmd, cwd=generate.ROOT)
 
 
@@ -74,6 +76,7 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_reset)
     p = sub.add_parser("check", help="scoreboard for your implementation of one exercise")
     p.add_argument("exercise", type=int)
+    p.add_argument("--req", default="", help="only these requirements, e.g. 2.3 or 2.3,2.5")
     p.add_argument("pytest_args", nargs="*")
     p.set_defaults(run=cmd_check)
     p = sub.add_parser("notebooks", help="execute and clean notebooks")

@@ -16,14 +16,17 @@ notebook section to read (optional). The generator replaces the region with
 
 and copies every other line, and every non-Python file, unchanged, so the
 learner works inside the same codebase the reference runs in. The pure
-function `stub_source` does the rewriting; `generate_tree` / `write_tree` /
-`stale_files` are the thin file-system shell around it.
+function `rewrite` does the rewriting and lists the regions (`regions` gives
+them all: the grader uses them to know which parts a learner has started);
+`generate_tree` / `write_tree` / `stale_files` are the thin file-system shell around it.
 """
 from __future__ import annotations
 
 import re
 import shutil
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from .impl import EXERCISES
@@ -42,6 +45,14 @@ END = re.compile(r"^\s*# END SOLUTION\s*$")
 HINT = re.compile(r"^\s*# HINT:\s?(?P<text>.*)$")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
+# Appended to exercises/__init__.py: while `make check` runs, every stub your code reaches is
+# written down, so the scoreboard can say "blocked by 2.3" instead of blaming your own part.
+RECORD_STUB_HITS = (
+    "\n# `make check` notes which stubs your code reaches (mlpractice/stubs.py); otherwise this does nothing.\n"
+    "from mlpractice import stubs as _stubs\n\n"
+    "_stubs.record_if_grading()\n"
+)
+
 
 class MarkerError(ValueError):
     """A solution file whose BEGIN/END SOLUTION markers cannot be turned into a stub."""
@@ -55,22 +66,45 @@ def header(relpath: str, exercise: int | None) -> str:
     )
 
 
-def stub_lines(indent: str, ex: str, req: str, task: str, section: str | None, hints: list[str]) -> list[str]:
-    notebook = EXERCISES.get(int(ex), (None, None))[1]
-    where = f"notebooks/{notebook}" + (f", section {section}" if section else "") if notebook else "EXERCISES.md"
-    message = f"Exercise {ex}.{req}: {task} - see {where}"
-    lines = [f"{indent}# Exercise {ex}.{req}: {task}.\n"]
+@dataclass(frozen=True)
+class Region:
+    """One marked learner region: requirement `ex.req`, where it sits, and the stub's message."""
+    ex: str
+    req: str
+    task: str
+    section: str | None
+    file: str   # path under solutions/ (and exercises/), e.g. "serving/cache.py"
+    line: int   # line of its BEGIN marker in the solution file
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.ex}.{self.req}"
+
+    @property
+    def message(self) -> str:
+        """The text the stub raises: 'Exercise N.M: <task> - see notebooks/<nb>, section <k>'."""
+        notebook = EXERCISES.get(int(self.ex), (None, None))[1]
+        where = (f"notebooks/{notebook}" + (f", section {self.section}" if self.section else "")
+                 if notebook else "EXERCISES.md")
+        return f"Exercise {self.ex}.{self.req}: {self.task} - see {where}"
+
+
+def stub_lines(indent: str, region: Region, hints: list[str]) -> list[str]:
+    lines = [f"{indent}# Exercise {region.requirement}: {region.task}.\n"]
     lines += [f"{indent}# Hint: {h}\n" for h in hints]
-    lines.append(f"{indent}raise NotImplementedError({message!r})\n")
+    lines.append(f"{indent}raise NotImplementedError({region.message!r})\n")
     return lines
 
 
-def stub_source(source: str, filename: str = "<solution>") -> tuple[str, int]:
-    """Return (starter source, number of regions replaced). Raises MarkerError on bad markers."""
+def rewrite(source: str, filename: str = "<solution>",
+            keep: Collection[str] = ()) -> tuple[str, list[Region]]:
+    """Return (starter source, every region found). Regions of the requirements in `keep`
+    (e.g. {"2.3"}) keep their reference code, without markers or hints; the rest become stubs.
+    Raises MarkerError on bad markers."""
     out: list[str] = []
+    found: list[Region] = []
     lines = source.splitlines(keepends=True)
     i = 0
-    regions = 0
     while i < len(lines):
         line = lines[i]
         if END.match(line):
@@ -91,54 +125,81 @@ def stub_source(source: str, filename: str = "<solution>") -> tuple[str, int]:
                 "(a module-level stub would break every import of this file)"
             )
         start = i
+        region = Region(m["ex"], m["req"], m["task"], m["section"], filename.removeprefix("solutions/"), i + 1)
         i += 1
         hints = []
         while i < len(lines) and HINT.match(lines[i]):
             hints.append(HINT.match(lines[i])["text"])
             i += 1
+        body_start = i
         while i < len(lines) and not END.match(lines[i]):
             if BEGIN_LOOSE.match(lines[i]):
                 raise MarkerError(f"{filename}:{i + 1}: nested BEGIN SOLUTION (region opened at line {start + 1})")
             i += 1
         if i == len(lines):
             raise MarkerError(f"{filename}:{start + 1}: BEGIN SOLUTION is never closed by '# END SOLUTION'")
-        out += stub_lines(m["indent"], m["ex"], m["req"], m["task"], m["section"], hints)
-        regions += 1
+        if region.requirement in keep:
+            out += lines[body_start:i]
+        else:
+            out += stub_lines(m["indent"], region, hints)
+        found.append(region)
         i += 1  # skip END
     result = "".join(out)
     try:
         compile(result, filename, "exec")
     except SyntaxError as err:
         raise MarkerError(f"{filename}: the generated stub does not compile: {err}") from err
-    return result, regions
+    return result, found
+
+
+def stub_source(source: str, filename: str = "<solution>") -> tuple[str, int]:
+    """Return (starter source, number of regions replaced). Raises MarkerError on bad markers."""
+    text, found = rewrite(source, filename)
+    return text, len(found)
 
 
 def _exercise_of(package: str) -> int | None:
     return next((n for n, (pkg, _) in EXERCISES.items() if pkg == package), None)
 
 
-def generate_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS) -> dict[str, bytes]:
-    """Map relative path under exercises/ -> content, for the given packages (default: all)."""
-    files: dict[str, bytes] = {}
+def _solution_files(packages: list[str] | None, solutions: Path):
+    """(package, path) for every file of the chosen packages (default: all), sorted."""
     chosen = packages or sorted(p.name for p in solutions.iterdir() if p.is_dir() and p.name not in SKIP_DIRS)
-    top = solutions / "__init__.py"
-    if top.exists():
-        files["__init__.py"] = (header("__init__.py", None) + top.read_text()).encode()
     for package in chosen:
         src = solutions / package
         if not src.is_dir():
             raise FileNotFoundError(f"no package solutions/{package}")
-        exercise = _exercise_of(package)
         for path in sorted(src.rglob("*")):
             if path.is_dir() or SKIP_DIRS & set(path.relative_to(solutions).parts) or path.suffix == ".pyc":
                 continue
-            rel = path.relative_to(solutions).as_posix()
-            if path.suffix == ".py":
-                text, _ = stub_source(path.read_text(), f"solutions/{rel}")
-                files[rel] = (header(rel, exercise) + text).encode()
-            else:
-                files[rel] = path.read_bytes()
+            yield package, path
+
+
+def generate_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
+                  keep: Collection[str] = ()) -> dict[str, bytes]:
+    """Map relative path under exercises/ -> content, for the given packages (default: all).
+    `keep` names requirements whose regions stay as the reference (tests of the grader use it)."""
+    files: dict[str, bytes] = {}
+    top = solutions / "__init__.py"
+    if top.exists():
+        files["__init__.py"] = (header("__init__.py", None) + top.read_text() + RECORD_STUB_HITS).encode()
+    for package, path in _solution_files(packages, solutions):
+        rel = path.relative_to(solutions).as_posix()
+        if path.suffix == ".py":
+            text, _ = rewrite(path.read_text(), f"solutions/{rel}", keep)
+            files[rel] = (header(rel, _exercise_of(package)) + text).encode()
+        else:
+            files[rel] = path.read_bytes()
     return files
+
+
+def regions(packages: list[str] | None = None, solutions: Path = SOLUTIONS) -> list[Region]:
+    """Every learner region of the chosen packages (default: all), in file order."""
+    found: list[Region] = []
+    for _, path in _solution_files(packages, solutions):
+        if path.suffix == ".py":
+            found += rewrite(path.read_text(), f"solutions/{path.relative_to(solutions).as_posix()}")[1]
+    return found
 
 
 def _on_disk(packages: list[str] | None, exercises: Path) -> dict[str, Path]:

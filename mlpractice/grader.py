@@ -3,31 +3,49 @@
 Options
   --impl=solutions|exercises  which implementation `mlpractice.impl.load` returns
                               (also exported to worker processes via MLPRACTICE_IMPL)
-  --scoreboard                print one line per requirement: passed / failed with the
-                              first assertion message / not attempted
-  --expect-stubs              the untouched-starter check: fail the run unless every
-                              graded test is "not attempted" (a graded test that passes,
+  --scoreboard                the learner's run (`make check`): one line per requirement
+                              (mlpractice/scoreboard.py), tests of untouched requirements not run,
+                              hypothesis bounded so that a wrong answer is reported within seconds
+  --req=2.3[,2.5]             run only the tests of these requirements
+  --expect-stubs              the untouched-starter check (`make test`): fail the run unless every
+                              graded test fails because it reached a stub (a graded test that passes,
                               or fails for another reason, against stubs is a defect)
 
-With --impl=exercises, a test whose failure comes from a stub (a NotImplementedError
-whose message starts "Exercise N.M", raised here or relayed from a worker process or
-an HTTP response) is reported as skipped with "not attempted yet: Exercise N.M ..."
-instead of a traceback.
+What the learner has started comes from mlpractice/progress.py (which stubs are left in exercises/);
+which stubs a test reached comes from mlpractice/stubs.py (recorded by every process, whatever the
+code under test did with the exception), with the stub's text in the exception itself, relayed from a
+worker process or an HTTP body, as a second source. A failing test of an attempted requirement is then
+
+- "blocked" when it reached the stub of another requirement,
+- "own stub" when it reached only a stub of its own requirement (work in progress),
+- "failed" otherwise: a wrong answer, shown with its assertion message.
 
 Tests say which requirement they grade with `pytestmark = pytest.mark.exercise("1.2", "ROUGE")`;
 tests of shared scaffolding are marked `scaffold` and excluded from the exercises run.
 """
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+import shlex
+import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 import pytest
 
-from . import impl
+from . import impl, progress, stubs
+from .scoreboard import Outcome, render
 
-STUB = re.compile(r"Exercise (\d+)\.(\d+): [^\n\"']*")
+# A stub's text inside any message: up to the end of the line or a double quote (tasks may hold apostrophes).
+STUB = re.compile(r"Exercise \d+\.\d+: [^\n\"]*")
 NOT_ATTEMPTED = "not attempted yet: "
+BLOCKED = "blocked by "
+EXAMPLE = re.compile(r"^(Falsifying example|Failing test case|Falsifying explicit example)\b", re.M)
+# Learner runs: a wrong answer is reported in seconds, never after minutes of shrinking or waiting.
+LEARNER_SHRINK_SECONDS = 8
+LEARNER_TIMEOUT_S = 30.0
 
 
 def pytest_addoption(parser):
@@ -35,6 +53,7 @@ def pytest_addoption(parser):
     group.addoption("--impl", choices=impl.IMPLEMENTATIONS, default=None,
                     help="grade the reference 'solutions' (default) or your 'exercises'")
     group.addoption("--scoreboard", action="store_true", help="print a per-requirement scoreboard")
+    group.addoption("--req", default="", help="only the tests of these requirements, e.g. 2.3 or 2.3,2.5")
     group.addoption("--expect-stubs", action="store_true",
                     help="fail unless every graded test is 'not attempted' (untouched starter check)")
 
@@ -42,8 +61,32 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     chosen = config.getoption("--impl") or impl.current()
     impl.use(chosen)  # before test modules are imported, and inherited by child processes
-    config._mlpractice = Board(chosen)
-    config.pluginmanager.register(config._mlpractice, "mlpractice-board")
+    board = Board(chosen, config)
+    config._mlpractice = board
+    config.pluginmanager.register(board, "mlpractice-board")
+    config.addinivalue_line("markers", "exercise(id, title): the exercise requirement a graded test belongs to")
+    config.addinivalue_line("markers", "scaffold: a test of shared infrastructure, not graded")
+    if config.getoption("--scoreboard"):
+        learner_hypothesis()
+
+
+def pytest_unconfigure(config):
+    board = getattr(config, "_mlpractice", None)
+    if board is not None:
+        board.close()
+
+
+def learner_hypothesis():
+    """Bound hypothesis's shrinking (the minimal example found in a few seconds is kept and shown),
+    and report one failure per test: the learner fixes one thing at a time."""
+    try:
+        import hypothesis
+        from hypothesis.internal.conjecture import engine
+    except ImportError:
+        return
+    engine.MAX_SHRINKING_SECONDS = min(getattr(engine, "MAX_SHRINKING_SECONDS", 300), LEARNER_SHRINK_SECONDS)
+    hypothesis.settings.register_profile("mlpractice-learner", report_multiple_bugs=False)
+    hypothesis.settings.load_profile("mlpractice-learner")
 
 
 def stub_message(exc: BaseException | None) -> str | None:
@@ -58,7 +101,7 @@ def stub_message(exc: BaseException | None) -> str | None:
         text = str(e)
         match = STUB.search(text)
         if match and (isinstance(e, NotImplementedError) or "NotImplementedError" in text):
-            return match.group(0).strip()
+            return match.group(0).strip().removesuffix(")").strip("'")
         todo += [e.__cause__, e.__context__, *getattr(e, "exceptions", ())]
     return None
 
@@ -73,53 +116,127 @@ def requirement_of(item) -> tuple[str, str]:
     return name.rsplit(".", 1)[-1], ""
 
 
-@dataclass
-class Outcome:
-    requirement: tuple[str, str]
-    status: str  # passed | failed | not attempted | skipped
-    message: str = ""
-    nodeid: str = ""
+def failure_text(excinfo) -> tuple[str, str]:
+    """(the whole assertion message, hypothesis's minimal failing example or '')."""
+    text = excinfo.exconly(tryshort=True)
+    members = getattr(excinfo.value, "exceptions", None)  # an exception group (3.11, or the backport)
+    if isinstance(members, tuple) and members:  # several distinct failures: show the first
+        text = "".join(traceback.format_exception_only(type(members[0]), members[0])).strip()
+        text += f"\n(and {len(members) - 1} other distinct failure(s): rerun to see them)"
+    if "Timeout" in text and "pytest-timeout" in text:
+        text += (f"\n`make check` stops a test after {LEARNER_TIMEOUT_S:.0f} s (the reference takes a few): "
+                 "is your code waiting for something that never happens, or much slower than it needs to be?")
+    match = EXAMPLE.search(text)
+    if not match:
+        return text.strip(), ""
+    return text[: match.start()].strip(), text[match.start():].strip()
 
 
-def _first_line(report) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash else str(report.longrepr)
-    return text.strip().splitlines()[0][:160] if text.strip() else ""
-
-
-@dataclass(eq=False)  # pluggy keeps plugins in sets, so a plugin must hash by identity
 class Board:
-    impl: str
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    """Collects one Outcome per graded test and prints the scoreboard or the untouched-starter check."""
+
+    def __init__(self, impl_name: str, config):
+        self.impl = impl_name
+        self.config = config
+        self.outcomes: dict[str, Outcome] = {}
+        self.parts: dict[str, progress.Part] = {}
+        self.log = None
+        if impl_name == "exercises":
+            # progress of the tree under test: the repository's, or a copy a test of the grader made
+            root = Path(str(config.rootpath))
+            if (root / "solutions").is_dir() and (root / "exercises").is_dir():
+                self.parts = progress.parts(None, root / "solutions", root / "exercises")
+            else:
+                self.parts = progress.parts()
+            fd, self.log = tempfile.mkstemp(prefix="mlpractice-stub-hits-")
+            os.close(fd)
+            os.environ[stubs.ENV_VAR] = self.log  # inherited by every worker process
+
+    __hash__ = object.__hash__  # pluggy keeps plugins in sets
+
+    def close(self):
+        if self.log:
+            os.environ.pop(stubs.ENV_VAR, None)
+            Path(self.log).unlink(missing_ok=True)
+            self.log = None
+
+    def state(self, requirement: str) -> str | None:
+        part = self.parts.get(requirement)
+        return part.state if part else None
+
+    # -- selection --------------------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, config, items):
+        wanted = {r.strip() for r in config.getoption("--req").split(",") if r.strip()}
+        if wanted:
+            keep = [i for i in items if requirement_of(i)[0] in wanted]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
+        if not config.getoption("--scoreboard") or config.getoption("--expect-stubs"):
+            return
+        for item in items:  # a stuck answer fails in seconds, not after the maintainers' 120 s
+            marker = item.get_closest_marker("timeout")
+            limit = float(marker.args[0]) if marker and marker.args else float(config.getini("timeout") or 0)
+            if not limit or limit > LEARNER_TIMEOUT_S:
+                item.add_marker(pytest.mark.timeout(LEARNER_TIMEOUT_S), append=False)
+        for item in items:  # a part you have not touched cannot fail: its tests are not run
+            part = self.parts.get(requirement_of(item)[0])
+            if part and part.state == "not attempted" and not item.get_closest_marker("scaffold"):
+                item.add_marker(pytest.mark.skip(reason=NOT_ATTEMPTED + part.message))
+
+    # -- per test ---------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        item._mlpractice_hits_from = os.path.getsize(self.log) if self.log else 0
+        yield
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         report = (yield).get_result()
-        if self.impl == "exercises" and report.failed and call.excinfo is not None:
-            message = stub_message(call.excinfo.value)
-            if message:
-                report.outcome = "skipped"
-                report.longrepr = (str(item.path), item.location[1] or 0, NOT_ATTEMPTED + message)
-        self._record(item, report)
+        outcome = self.classify(item, call, report)
+        if outcome is not None and not item.get_closest_marker("scaffold"):
+            previous = self.outcomes.get(item.nodeid)
+            if previous is None or previous.status == "passed":  # the first problem wins
+                self.outcomes[item.nodeid] = outcome
 
-    def _record(self, item, report):
-        if item.get_closest_marker("scaffold"):
-            return
-        previous = self.outcomes.get(item.nodeid)
-        if previous and previous.status in ("failed", "not attempted"):
-            return  # keep the first problem (a teardown pass must not hide a call failure)
+    def classify(self, item, call, report) -> Outcome | None:
+        requirement = requirement_of(item)
         if report.passed:
-            if report.when == "call":
-                self.outcomes[item.nodeid] = Outcome(requirement_of(item), "passed", nodeid=item.nodeid)
-            return
+            return Outcome(item.nodeid, requirement, "passed") if report.when == "call" else None
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            status = "not attempted" if reason.startswith(NOT_ATTEMPTED) else "skipped"
-            self.outcomes[item.nodeid] = Outcome(requirement_of(item), status,
-                                                 reason.removeprefix(NOT_ATTEMPTED), item.nodeid)
-            return
-        self.outcomes[item.nodeid] = Outcome(requirement_of(item), "failed", _first_line(report), item.nodeid)
+            reason = reason.removeprefix("Skipped: ")
+            if reason.startswith(NOT_ATTEMPTED):
+                return Outcome(item.nodeid, requirement, "not attempted", reason.removeprefix(NOT_ATTEMPTED))
+            return Outcome(item.nodeid, requirement, "skipped", reason)
+        if self.impl != "exercises" or call.excinfo is None:
+            return Outcome(item.nodeid, requirement, "failed", _crash_line(report))
+        reached, _ = stubs.read_hits(self.log, getattr(item, "_mlpractice_hits_from", 0))
+        relayed = stub_message(call.excinfo.value)
+        by_requirement: dict[str, str] = {}  # first reached first
+        for m in [*reached, *([relayed] if relayed else [])]:
+            by_requirement.setdefault(stubs.requirement_of(m), m)
+        by_requirement.pop(None, None)
+        own = requirement[0]
+        message, example = failure_text(call.excinfo)
+        if not by_requirement:
+            return Outcome(item.nodeid, requirement, "failed", message, example)
+        # a stub was reached: show it as such, not as a traceback
+        others = [r for r in by_requirement if r != own]
+        part = self.parts.get(own)
+        if self.config.getoption("--expect-stubs") or part is None or part.state == "not attempted":
+            status, text = "not attempted", by_requirement.get(own) or by_requirement[others[0]]
+        elif others:
+            # the first stub reached is what stopped the test; once it is written the next one shows
+            status, text, others = "blocked", others[0], others[:1]
+        else:
+            status, text = "own stub", by_requirement[own]
+        if status != "own stub":
+            report.outcome = "skipped"
+            prefix = BLOCKED if status == "blocked" else NOT_ATTEMPTED
+            report.longrepr = (str(item.path), item.location[1] or 0, prefix + text)
+        return Outcome(item.nodeid, requirement, status, text, blockers=tuple(others) if status == "blocked" else ())
 
+    # -- summary ----------------------------------------------------------------------------------
     def unexpected_for_stubs(self) -> list[Outcome]:
         return [o for o in self.outcomes.values() if o.status in ("passed", "failed")]
 
@@ -146,39 +263,26 @@ class Board:
             tr.write_line(f"{attempted} of {len(self.outcomes)} graded tests report 'not attempted' "
                           f"against exercises/{note}")
             for o in bad:
-                tr.write_line(f"  DEFECT {o.status}: {o.nodeid}  {o.message}", red=True)
+                tr.write_line(f"  DEFECT {o.status}: {o.nodeid}  {o.message.splitlines()[0] if o.message else ''}",
+                              red=True)
             if bad:
-                tr.write_line("A graded test must fail against the untouched starter: fix the test or "
-                              "mark scaffolding tests with @pytest.mark.scaffold.", red=True)
+                tr.write_line("A graded test must fail against the untouched starter, by reaching a stub: fix the "
+                              "test or mark scaffolding tests with @pytest.mark.scaffold.", red=True)
         if config.getoption("--scoreboard"):
-            self.print_scoreboard(tr)
+            tr.section(f"scoreboard ({self.impl})")
+            states = {r: p.state for r, p in self.parts.items()}
+            messages = {r: p.message for r, p in self.parts.items()}
+            for text, colour in render(list(self.outcomes.values()), states, messages, self.rerun_command):
+                tr.write_line(text, **({colour: True} if colour else {}))
 
-    def print_scoreboard(self, tr):
-        rows: dict[tuple[str, str], list[Outcome]] = {}
-        for o in self.outcomes.values():
-            rows.setdefault(o.requirement, []).append(o)
-        tr.section(f"scoreboard ({self.impl})")
-        width = max((len(f"{r[0]}  {r[1]}") for r in rows), default=10) + 2
-        total_done = 0
-        for req in sorted(rows, key=_req_key):
-            outs = rows[req]
-            label = f"{req[0]}  {req[1]}".ljust(width, ".")
-            passed = sum(o.status == "passed" for o in outs)
-            failed = [o for o in outs if o.status == "failed"]
-            todo = [o for o in outs if o.status == "not attempted"]
-            if passed == len(outs):
-                tr.write_line(f"{label} passed ({passed}/{len(outs)})", green=True)
-                total_done += 1
-            elif failed:
-                tr.write_line(f"{label} FAILED ({passed}/{len(outs)} pass): {failed[0].message}", red=True)
-            elif todo and not passed:
-                tr.write_line(f"{label} not attempted: {todo[0].message}", yellow=True)
-            else:
-                rest = ", ".join(sorted({o.status for o in outs if o.status != 'passed'}))
-                tr.write_line(f"{label} partial ({passed}/{len(outs)} pass; others {rest})", yellow=True)
-        tr.write_line(f"{total_done} of {len(rows)} requirements complete")
+    def rerun_command(self, requirement: str, outcomes: list[Outcome]) -> str:
+        root = Path(str(self.config.rootpath))
+        folders = sorted({o.nodeid.split("::")[0].rsplit("/", 1)[0] for o in outcomes})
+        python = Path(sys.executable)
+        shown = python.relative_to(root) if python.is_relative_to(root) else Path("python")
+        return shlex.join([str(shown), "-m", "pytest", *folders, f"--impl={self.impl}", f"--req={requirement}"])
 
 
-def _req_key(req):
-    parts = req[0].split(".")
-    return [int(p) if p.isdigit() else p for p in parts]
+def _crash_line(report) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return (crash.message if crash else str(report.longrepr)).strip()

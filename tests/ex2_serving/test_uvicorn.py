@@ -1,4 +1,4 @@
-"""2.4 end to end: the real app under uvicorn on a free loopback port (always shut down)."""
+"""End to end: the real app under uvicorn on a free loopback port (always shut down): 2.4, and 2.8 at shutdown."""
 
 import httpx
 import pytest
@@ -28,4 +28,15 @@ def test_real_server_answers_and_shuts_down_cleanly(serving, registry):
     assert ready.status_code == 200, ready.text
     assert {r.json()["model_version"] for r in answers} == {"2"}
     assert 'mlserve_requests_total{model="mlp",status="ok",version="2"} 8.0' in metrics
-    assert server.draining and server.loaded_versions() == []  # shutdown drained and unloaded
+    assert server.loaded_versions() == []  # shut down and unloaded (drained, once 2.8 is done)
+
+
+@pytest.mark.exercise("2.8", "graceful drain")
+@pytest.mark.timeout(90)
+def test_real_server_drains_on_shutdown(serving, registry):
+    server = serving.ModelServer(registry, max_batch_size=8, max_wait_ms=2)
+    with uvicorn_on_loopback(serving.create_app(server, load_models=["mlp"])) as url:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            assert client.get("/v2/health/ready").status_code == 200
+    assert server.draining and server.loaded_versions() == []
+    assert [e for e in server.events if e["event"] == "unloaded"], server.events  # drain unloads; close does not

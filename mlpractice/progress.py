@@ -1,0 +1,85 @@
+"""Which parts the learner has started: the regions marked in solutions/ against the stubs left in exercises/.
+
+A region counts as done once its `raise NotImplementedError("Exercise N.M: ...")` statement is gone
+from its file in exercises/ (edited, replaced or deleted), which is exactly what the header of every
+starter file asks for. A requirement is
+
+- "not attempted" while every one of its regions still holds its stub,
+- "in progress" while some do,
+- "done" when none does (whether the code is right is for the tests to say).
+
+The scoreboard (`mlpractice/grader.py`) and the notebooks (`mlpractice/lab.py`) both read this, so
+they never disagree about what you have touched. Pure functions over source text; `parts` reads files.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import generate
+from .stubs import requirement_of, stub_raise_message
+
+# Fallback for a file that does not parse yet: a stub line that is not commented out.
+STUB_LINE = re.compile(r"^[ \t]*raise NotImplementedError\(\s*['\"](Exercise (\d+\.\d+): )", re.M)
+
+
+def stubs_in(source: str) -> Counter:
+    """How many stub statements of each requirement a source text still holds."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return Counter(m[2] for m in STUB_LINE.finditer(source))
+    found = Counter()
+    for node in ast.walk(tree):
+        message = stub_raise_message(node)
+        if message is not None:
+            found[requirement_of(message)] += 1
+    return found
+
+
+@dataclass(frozen=True)
+class Part:
+    requirement: str  # "2.3"
+    regions: int      # regions the reference marks for it
+    left: int         # of those, still a stub in exercises/
+    message: str      # its first stub's message: the task and where to read about it
+
+    @property
+    def state(self) -> str:
+        if self.left == self.regions:
+            return "not attempted"
+        return "done" if self.left == 0 else "in progress"
+
+    @property
+    def attempted(self) -> bool:
+        return self.left < self.regions
+
+
+def _key(requirement: str):
+    return tuple(int(p) for p in requirement.split("."))
+
+
+def parts(packages: list[str] | None = None, solutions: Path = generate.SOLUTIONS,
+          exercises: Path = generate.EXERCISES_DIR) -> dict[str, Part]:
+    """Every requirement of the chosen packages (default: all) with how many of its stubs are left."""
+    marked: dict[str, list[generate.Region]] = {}
+    for region in generate.regions(packages, solutions):
+        marked.setdefault(region.requirement, []).append(region)
+    cache: dict[str, Counter] = {}
+
+    def left_in(file: str) -> Counter:
+        if file not in cache:
+            path = exercises / file
+            cache[file] = stubs_in(path.read_text()) if path.exists() else Counter()
+        return cache[file]
+
+    result = {}
+    for requirement in sorted(marked, key=_key):
+        found = marked[requirement]
+        per_file = Counter(r.file for r in found)
+        left = sum(min(n, left_in(file)[requirement]) for file, n in per_file.items())
+        result[requirement] = Part(requirement, len(found), left, found[0].message)
+    return result

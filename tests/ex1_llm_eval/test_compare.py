@@ -1,6 +1,6 @@
 """Paired bootstrap comparison against sacreBLEU's own paired bootstrap test."""
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import _paired_bs_test
 
@@ -15,6 +15,8 @@ sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=10).map(" ".joi
 
 @settings(max_examples=12, deadline=None)
 @given(st.lists(st.tuples(sentence, sentence, sentence), min_size=3, max_size=15), st.integers(0, 1000))
+@example([("the cat sat", "the cat", "the cat sat")] * 3 + [("a dog ran", "a dog ran", "a cat")], 0)  # checked first: a
+# wrong p-value or interval fails here at once, before the random cases (each costs a bootstrap)
 def test_bleu_p_value_and_ci_equal_sacrebleu(triples, seed):
     refs, base, system = map(list, zip(*triples))
     data = [{"reference": r} for r in refs]

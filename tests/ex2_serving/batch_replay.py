@@ -1,7 +1,10 @@
 """Replay an arrival schedule through a DynamicBatcher on a VirtualClock (no sleeps, exact times)."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+
+STUCK_AFTER_S = 1.0
 
 
 @dataclass
@@ -35,5 +38,14 @@ async def replay(serving, arrivals_ms, *, max_batch_size, max_wait_ms, compute_m
         futures.append(batcher.submit(i, deadline=deadline))
         arrivals.append(clock.now())
     await clock.advance(tail_s)
-    await batcher.stop()
+    try:
+        # Virtual time: a replay takes milliseconds of real time. A batcher still busy after a real
+        # second waits for a wake-up that never comes, since nothing moves this clock any more.
+        await asyncio.wait_for(batcher.stop(), STUCK_AFTER_S)
+    except asyncio.TimeoutError:
+        raise AssertionError(
+            f"the batcher did not stop within {STUCK_AFTER_S} s of real time after the last arrival at "
+            f"{arrivals_ms[-1]} ms (virtual clock at {1000 * clock.now():.0f} ms): its worker is waiting for "
+            f"something that never happens. Did a batch that was due at its wake-up time not fire? "
+            f"Fired so far: {[(r.reason, r.size) for r in batcher.log]}") from None
     return Replay(list(batcher.log), computed, futures, arrivals)

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 EX     ?= 1
+REQ    ?=
 NB     ?=
 
 # The same environment for `make notebooks`, nbval and JupyterLab, so committed
@@ -17,14 +18,14 @@ export TRANSFORMERS_VERBOSITY=error
 export TOKENIZERS_PARALLELISM=false
 export OMP_NUM_THREADS=1
 
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: help setup lab test test-solutions test-stubs test-notebooks stale check exercises reset notebooks nbval doctor bench versions
 
 help:
-	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/"
+	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
 	@echo "make test       every check: stale starter code, tests, untouched-starter check, notebooks"
-	@echo "make check EX=N your scoreboard for exercise N (1-4) against exercises/"
+	@echo "make check EX=N your scoreboard for exercise N (1-4) against exercises/ (REQ=N.M: one requirement)"
 	@echo "make reset EX=N restore exercise N's starter code (your version is backed up)"
 	@echo "make doctor     OK/FAIL table of the environment"
 	@echo "make exercises  regenerate exercises/ from solutions/ (maintainers)"
@@ -41,8 +42,9 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# JupyterLab refuses to start as root (containers, dev boxes) unless told --allow-root.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 versions: setup
 	@$(PY) -c 'import importlib.metadata as m, platform; print("python", platform.python_version()); print(*(f"{p} {m.version(p)}" for p in ["torch","transformers","sentence-transformers","sacrebleu","rouge-score","fastapi","uvicorn","pandas","numpy","duckdb","jupyterlab","nbval","pytest","hypothesis"]), sep="\n")'
@@ -51,10 +53,10 @@ stale: setup
 	$(PY) -m mlpractice make-exercises --check
 
 test-solutions: setup
-	$(PY) -m pytest tests --impl=solutions
+	$(PY) -m pytest tests --impl=solutions -p no:nbval
 
 test-stubs: setup
-	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings --tb=short -rN
+	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings -p no:nbval --tb=short -rN
 
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
@@ -63,7 +65,7 @@ test: stale test-solutions test-stubs test-notebooks
 	@echo "make test: all checks passed"
 
 check: setup
-	$(PY) -m mlpractice check $(EX)
+	$(PY) -m mlpractice check $(EX) $(if $(REQ),--req=$(REQ))
 
 exercises: setup
 	$(PY) -m mlpractice make-exercises

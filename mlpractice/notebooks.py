@@ -2,8 +2,11 @@
 
 `make notebooks` runs this with the same environment nbval uses in `make test`
 (NOTEBOOK_ENV), so committed outputs are exactly what validation expects.
-Cleaning renumbers execution counts and drops timing metadata and kernel versions;
-the outputs themselves must already be free of timings, addresses, paths,
+Cleaning renumbers execution counts, drops timing metadata and merges consecutive stream
+outputs; the notebook metadata is left exactly as JupyterLab writes it when it opens a
+notebook, so opening and saving a committed notebook changes nothing
+(tests/scaffold/test_notebook_metadata.py).
+The outputs themselves must already be free of timings, addresses, paths,
 ports and PIDs (the notebooks print checks and rounded values instead).
 """
 from __future__ import annotations
@@ -33,8 +36,16 @@ NOTEBOOK_ENV = {
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Make volatile fields stable, in place: per-cell timing and kernel versions are dropped, and
-    execution counts are renumbered 1, 2, 3... (nbval treats a cell without a count as unrun)."""
+    """Make volatile fields stable, in place: per-cell timing is dropped, execution counts are
+    renumbered 1, 2, 3... (nbval treats a cell without a count as unrun), and consecutive stream
+    outputs are merged, as JupyterLab does when it runs a cell: how ipykernel splits a stream into
+    messages depends on timing.
+
+    The notebook metadata is left as JupyterLab sets it once the kernel is up, or JupyterLab marks
+    the notebook modified on open: `kernelspec` from the kernel spec, and `language_info` verbatim
+    from the kernel_info reply, which nbclient stored. That includes the Python version of the
+    `make notebooks` run: it differs per machine, but no committed value can match every machine,
+    and the real one keeps the notebooks clean at least on the Python they were made with."""
     count = 0
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -42,12 +53,17 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             count += 1
             cell.execution_count = count
+            outputs = []
             for out in cell.outputs:
                 if "execution_count" in out:
                     out["execution_count"] = count
+                last = outputs[-1] if outputs else None
+                if out.output_type == "stream" and last and last.output_type == "stream" and last.name == out.name:
+                    last.text += out.text
+                else:
+                    outputs.append(out)
+            cell.outputs = outputs
     nb.metadata.pop("widgets", None)
-    lang = nb.metadata.get("language_info", {})
-    nb.metadata["language_info"] = {"name": lang.get("name", "python")}
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     return nb
 

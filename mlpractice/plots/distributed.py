@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
+
+
+def _legend_outside(ax):
+    """Legend to the right of the axes, so it never covers data (tight_layout makes room for it)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
 
 
 def ring_steps(logs: list, world_size: int, chunk_bytes: list):
@@ -28,37 +34,40 @@ def ring_steps(logs: list, world_size: int, chunk_bytes: list):
 
 
 def loss_curves(curves: dict, title: str = "training loss per optimizer step"):
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(8.5, 3.5))
     for i, (label, losses) in enumerate(curves.items()):
         ax.plot(range(1, len(losses) + 1), losses, label=label, lw=1.5, ls=["-", "--", ":", "-."][i % 4])
     ax.set_xlabel("step (updates applied)")
     ax.set_ylabel("MSE loss")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
 def failure_timeline(timeline, title: str = "crash and recovery"):
-    """Events of a TrainResult on a time axis, with the restart gap shaded."""
-    fig, ax = plt.subplots(figsize=(8, 2.2))
+    """Events of a TrainResult on a time axis, one row per kind of event, with the restart gap shaded;
+    checkpoints and restarts are labelled with their optimizer step."""
     style = {"start": ("tab:green", "o"), "checkpoint": ("tab:blue", "|"), "failure detected": ("tab:red", "X"),
              "restart": ("tab:orange", "o"), "done": ("black", "s")}
-    for kind, (color, marker) in style.items():
-        xs = [e.time for e in timeline if e.kind == kind]
-        ax.scatter(xs, [0] * len(xs), color=color, marker=marker, s=120, label=kind, zorder=3)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(style) + 1.2))
+    for row, (kind, (color, marker)) in enumerate(style.items()):
+        events = [e for e in timeline if e.kind == kind]
+        ax.scatter([e.time for e in events], [row] * len(events), color=color, marker=marker, s=80, zorder=3)
+        for i, e in enumerate(events):
+            if kind in ("checkpoint", "restart") and e.step is not None:
+                # above and below the marker by turns: checkpoints come close together on this axis
+                up = i % 2 == 0
+                ax.annotate(f"{e.step}", (e.time, row), textcoords="offset points", xytext=(0, 6 if up else -6),
+                            ha="center", va="bottom" if up else "top", fontsize=7)
     fail = [e.time for e in timeline if e.kind == "failure detected"]
     restart = [e.time for e in timeline if e.kind == "restart"]
     for f, r in zip(fail, restart):
         ax.axvspan(f, r, color="tab:red", alpha=0.15)
-    for e in timeline:
-        if e.kind in ("checkpoint", "restart") and e.step is not None:
-            ax.annotate(f"{e.step}", (e.time, 0), textcoords="offset points", xytext=(0, 10), ha="center",
-                        fontsize=7)
-    ax.set_yticks([])
+    ax.set_yticks(range(len(style)), list(style))
+    ax.set_ylim(len(style) - 0.5, -0.5)
     ax.set_xlabel("seconds since start (numbers: optimizer step)")
     ax.set_title(title)
-    ax.legend(ncol=5, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, -0.9))
     fig.tight_layout()
     return fig
 
@@ -80,12 +89,13 @@ def pipeline_gantt(slots, stages: int, title: str, ax=None):
 
 
 def staleness_histogram(staleness: dict):
-    fig, ax = plt.subplots(figsize=(6, 2.8))
+    """staleness: label -> staleness of every applied push; one bar per label side by side at each value."""
+    fig, ax = plt.subplots(figsize=(7, 2.8))
     top = max(max(v) for v in staleness.values()) + 1
-    for label, values in staleness.items():
-        ax.hist(values, bins=range(top + 1), alpha=0.5, label=label, align="left")
+    ax.hist(list(staleness.values()), bins=range(top + 1), label=list(staleness), align="left", rwidth=0.85)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("staleness of an applied gradient (updates since its pull)")
     ax.set_ylabel("pushes")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig

@@ -5,6 +5,11 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 
+def _legend_outside(ax):
+    """Legend to the right of the axes, so it never covers data (tight_layout makes room for it)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+
+
 def system_bars(table, metrics, title="Metrics per system"):
     """Grouped bars: `table` is a DataFrame indexed by system with one column per metric (0-1 scale)."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -14,33 +19,33 @@ def system_bars(table, metrics, title="Metrics per system"):
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(table))], table.index)
     ax.set_ylim(0, 1)
     ax.set_title(title)
-    ax.legend(fontsize=8, ncol=len(metrics))
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
 def agreement_scatter(x_by_system, y_by_system, xlabel, ylabel, title="Per-item agreement"):
     """One colour per system: per-item metric x against metric y."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     for system in x_by_system:
         ax.scatter(x_by_system[system], y_by_system[system], s=12, alpha=0.7, label=system)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
 def trend(history, title="Metric over runs"):
     """Line per (model, metric) from an EvalTracker history DataFrame (columns run, model, metric, value)."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(7, 3.2))
     for (model, metric), rows in history.groupby(["model", "metric"]):
         ax.errorbar(rows["run"], rows["value"], yerr=rows.get("ci_half"), marker="o", capsize=3,
                     label=f"{model} {metric}")
     ax.set_xlabel("run")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig

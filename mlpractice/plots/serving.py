@@ -2,33 +2,44 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import LogFormatter
 
 REASON_COLORS = {"full": "tab:green", "deadline": "tab:orange", "drain": "tab:red"}
 
 
+def _legend_outside(ax):
+    """Legend to the right of the axes, so it never covers data (tight_layout makes room for it)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+
+
 def batch_timeline(arrivals_ms, records, batches, max_wait_ms: float, ax=None):
-    """Arrivals as dots on the time axis; each batch as a bar from its oldest arrival to its firing."""
+    """Arrivals as ticks on the top row; each batch as a bar from its oldest arrival to its firing, coloured
+    and labelled by why it fired. A label goes right of its bar, or left of it where it would leave the axes."""
     ax = ax or plt.subplots(figsize=(9, 3.2))[1]
-    ax.scatter(arrivals_ms, [0] * len(arrivals_ms), marker="|", s=300, color="black", label="arrival")
-    for row, (rec, items) in enumerate(zip(records, batches), start=1):
-        first = arrivals_ms[items[0]]
-        fired = 1000 * rec.fired_at
-        ax.plot([first, fired], [row, row], color=REASON_COLORS.get(rec.reason, "gray"), lw=6, solid_capstyle="butt")
-        ax.scatter([arrivals_ms[i] for i in items], [row] * len(items), color="black", s=12, zorder=3)
-        ax.annotate(f"{rec.reason} ({rec.size})", (fired, row), xytext=(4, -4), textcoords="offset points", fontsize=8)
+    ax.scatter(arrivals_ms, [0] * len(arrivals_ms), marker="|", s=300, color="black")
     ax.set_yticks(range(len(records) + 1), ["arrivals"] + [f"batch {i}" for i in range(1, len(records) + 1)])
     ax.invert_yaxis()
+    spans = []
+    for row, (rec, items) in enumerate(zip(records, batches), start=1):
+        first, fired = arrivals_ms[items[0]], 1000 * rec.fired_at
+        ax.plot([first, fired], [row, row], color=REASON_COLORS.get(rec.reason, "gray"), lw=6, solid_capstyle="butt")
+        ax.scatter([arrivals_ms[i] for i in items], [row] * len(items), color="black", s=12, zorder=3)
+        spans.append((first, fired, row, f"{rec.reason} ({rec.size})"))
     ax.set_xlabel("virtual time (ms)")
     ax.set_title(f"Dynamic batching: fire when full or when the oldest has waited {max_wait_ms:g} ms")
-    for reason, color in REASON_COLORS.items():
-        ax.plot([], [], color=color, lw=6, label=reason)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.get_xlim()  # settle the autoscaled limits before measuring the labels against them
+    right = ax.get_window_extent().x1 - 4
+    for first, fired, row, text in spans:
+        label = ax.annotate(text, (fired, row), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+        if label.get_window_extent().x1 > right:
+            label.xy, label.xyann = (first, row), (-4, 0)
+            label.set_ha("right")
     return ax
 
 
 def latency_throughput(rows, ax=None):
     """rows: dicts with setting, clients, throughput_rps, p95_ms; one line per setting."""
-    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
     for setting in dict.fromkeys(r["setting"] for r in rows):
         pts = [r for r in rows if r["setting"] == setting]
         ax.plot([p["throughput_rps"] for p in pts], [p["p95_ms"] for p in pts], marker="o", label=setting)
@@ -38,14 +49,17 @@ def latency_throughput(rows, ax=None):
     ax.set_xlabel("throughput (requests/s)")
     ax.set_ylabel("p95 latency (ms)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(LogFormatter())  # plain 2, 10, 20 rather than 2x10^0
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+    ax.margins(x=0.08, y=0.12)  # room for the client-count labels beside the outermost points
     ax.set_title("Latency vs throughput (labels: concurrent clients)")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return ax
 
 
 def ab_split(fractions: dict, title: str, ax=None):
     """fractions: {label: {version: fraction}} as grouped bars."""
-    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    ax = ax or plt.subplots(figsize=(6.5, 3))[1]
     labels = list(fractions)
     versions = sorted({v for f in fractions.values() for v in f})
     width = 0.8 / len(versions)
@@ -53,7 +67,8 @@ def ab_split(fractions: dict, title: str, ax=None):
         ax.bar([i + k * width for i in range(len(labels))], [fractions[l].get(v, 0) for l in labels], width,
                label=f"v{v}")
     ax.set_xticks([i + width * (len(versions) - 1) / 2 for i in range(len(labels))], labels)
+    ax.set_ylim(0, 1)
     ax.set_ylabel("share of users")
     ax.set_title(title)
-    ax.legend()
+    _legend_outside(ax)
     return ax

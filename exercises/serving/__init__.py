@@ -14,8 +14,8 @@
 from .batcher import BatchRecord, Decision, DynamicBatcher, Pending, firing_decision, take_batch
 from .cache import LRUCache
 from .clock import MonotonicClock, VirtualClock, settle
-from .errors import (DeadlineExceeded, Draining, InvalidInput, ModelLoadError, ModelNotFound, ModelUnavailable,
-                     PayloadTooLarge, QueueFull, ServingError, UntrustedArtifact)
+from .errors import (CacheFull, DeadlineExceeded, Draining, InvalidInput, ModelLoadError, ModelNotFound,
+                     ModelUnavailable, PayloadTooLarge, QueueFull, ServingError, UntrustedArtifact)
 from .models import MLP
 from .registry import ModelRegistry
 from .routing import CanaryPolicy, bucket, canary_verdict, choose_variant
@@ -29,7 +29,7 @@ def create_app(server, **kwargs):
     return _create_app(server, **kwargs)
 
 
-__all__ = ["BatchRecord", "CanaryPolicy", "DeadlineExceeded", "Decision", "Draining", "DynamicBatcher",
+__all__ = ["BatchRecord", "CacheFull", "CanaryPolicy", "DeadlineExceeded", "Decision", "Draining", "DynamicBatcher",
            "InvalidInput", "LRUCache", "MLP", "ModelLoadError", "ModelNotFound", "ModelRegistry", "ModelServer",
            "ModelUnavailable", "MonotonicClock", "PayloadTooLarge", "Pending", "Prediction", "QueueFull",
            "ServingError", "UntrustedArtifact", "VirtualClock", "bucket", "canary_verdict", "choose_variant",

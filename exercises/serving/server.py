@@ -48,7 +48,7 @@ import numpy as np
 from .batcher import BatchRecord, DynamicBatcher
 from .cache import LRUCache
 from .clock import MonotonicClock
-from .errors import (DeadlineExceeded, Draining, InvalidInput, ModelLoadError, ModelNotFound,
+from .errors import (CacheFull, DeadlineExceeded, Draining, InvalidInput, ModelLoadError, ModelNotFound,
                      ModelUnavailable, QueueFull)
 from .registry import ModelRegistry, zeros_batch
 from .routing import CanaryPolicy, TrafficSplit, canary_verdict
@@ -175,8 +175,31 @@ class ModelServer:
             self._event("served", name, v)
             return loaded
 
+    def _evictable(self, swapping: str) -> list[tuple[str, int]]:
+        """Cached versions a load may evict, least recently used first: none that is served (except
+        `swapping`'s current default, which the load replaces), in a traffic split, shadowed, or holding
+        queued or in-flight requests. (An alias names a version in the registry; a request by alias
+        reaches it while it is loaded, exactly as a request by number.)"""
+        keep = {(n, v) for n, v in self._serving.items() if n != swapping}
+        keep |= {(n, v) for n, split in self._splits.items() for v in split.weights}
+        keep |= {(n, s.version) for n, s in self._shadows.items()}
+        return [k for k, m in self._cache.items()
+                if k not in keep and m.batcher.depth == 0 and m.batcher.in_flight == 0]
+
+    def _victim(self, key: tuple[str, int]) -> tuple[str, int] | None:
+        """The version to evict so that `key` fits (None: it fits already), or CacheFull."""
+        if key in self._cache or len(self._cache) < self._cache.capacity:
+            return None
+        victims = self._evictable(swapping=key[0])
+        if not victims:
+            raise CacheFull(f"cannot load {key[0]} v{key[1]}: all {self._cache.capacity} cached versions are in "
+                            f"use ({', '.join(f'{n} v{v}' for n, v in self._cache.keys())}); unload one or raise "
+                            f"cache_size")
+        return victims[0]
+
     async def _load_version(self, name: str, v: int) -> LoadedModel:
         key = (name, v)
+        self._victim(key)  # a full cache of versions in use refuses before the expensive load
         self._states[key] = LOADING
         try:
             artifact = await asyncio.to_thread(self.registry.load, name, v, trust=self.trust)
@@ -196,7 +219,16 @@ class ModelServer:
         batcher.on_batch.append(lambda record: self._on_batch(name, v, record))
         loaded = LoadedModel(name, v, artifact.manifest, artifact.predictor, batcher)
         self._stats.setdefault(key, VersionStats(self.stats_window))
-        for old_key, old in self._cache.put(key, loaded):
+        try:
+            victim = self._victim(key)  # again: what is in use may have changed while loading
+        except CacheFull:
+            self._states.pop(key, None)
+            await batcher.stop()
+            raise
+        retired = [self._cache.pop(victim)] if victim is not None else []
+        # a slot is free, so the LRU evicts nothing; whatever it does evict is still retired
+        retired += [old for _, old in self._cache.put(key, loaded)]
+        for old in retired:
             self._spawn(self._retire(old))
         self._states[key] = READY
         self._event("loaded", name, v)

@@ -3,9 +3,10 @@
 Status codes: 200 answered; 404 unknown model/version; 413 body larger than
 max_body_bytes; 422 malformed request (the message names the field, e.g.
 "inputs[0].shape: ..."); 503 + Retry-After for a full queue or a draining
-server; 504 when the deadline passed in the queue; 500 when the model raised
-(body: "<ExceptionType>: <message>"); 403 for admin calls from a non-loopback
-client. Error bodies are {"error": "..."} as in KServe.
+server (from drain() on, for every model: never 404); 504 when the deadline passed
+in the queue; 507 when a load finds every cache slot in use; 500 when the model
+raised (body: "<ExceptionType>: <message>"); 403 for admin calls from a
+non-loopback client. Error bodies are {"error": "..."} as in KServe.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
 
-from .errors import InvalidInput, PayloadTooLarge, ServingError
+from .errors import Draining, InvalidInput, PayloadTooLarge, ServingError
 from .server import ModelServer
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -199,6 +200,8 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
             body = await request.body()
             if len(body) > max_body_bytes:
                 raise PayloadTooLarge(f"body: {len(body)} bytes exceeds the limit of {max_body_bytes}")
+            if server.draining:  # before any lookup: a drained server has unloaded everything, and 404 would lie
+                raise Draining(f"server is draining; {name} takes no new requests")
             if version is not None and version.isdigit():
                 version = int(version)
             rows, params = parse_infer_request(body, server.input_dim(name, version))

@@ -67,6 +67,14 @@ class DeadlineExceeded(ServingError):
     status = 504
 
 
+class CacheFull(ServingError):
+    """A load needs a cache slot, but every slot holds a version in use (served, in a traffic split
+    or an alias's target, shadowed, or with queued requests): unload one or raise cache_size.
+    507 Insufficient Storage: the server cannot hold one more model; nothing was changed."""
+
+    status = 507
+
+
 class ModelLoadError(ServingError):
     """Loading or warming up a version failed; the previously served version keeps serving."""
 

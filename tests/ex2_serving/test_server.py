@@ -180,17 +180,19 @@ def test_cache_bounds_loaded_versions(serving, registry):
     async def scenario():
         server = serving.ModelServer(registry, cache_size=2)
         await server.load_model("mlp", 1)
-        await server.load_model("mlp", 2)
+        await server.load_model("mlp", 2)             # v2 serves; v1 stays loaded for explicit requests
         await server.predict("mlp", X[0], version=1)  # v1 is now the most recently used
-        await server.load_model("tabular")            # evicts v2
+        await server.load_model("tabular")            # evicts v1 all the same: v2 is served, v1 is not
         await asyncio.sleep(0.05)
         loaded = server.loaded_versions()
-        answer = await server.predict("mlp", X[0], version=1)
+        answer = await server.predict("mlp", X[0])
+        with pytest.raises(serving.ModelNotFound):
+            await server.predict("mlp", X[0], version=1)
         await server.close()
         return loaded, answer
 
     loaded, answer = run(scenario())
-    assert loaded == [("mlp", 1), ("tabular", 1)] and answer.version == 1
+    assert loaded == [("mlp", 2), ("tabular", 1)] and answer.version == 2
 
 
 def test_health_states_and_readiness(serving, registry):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .aggregates import make_aggregate
-from .asof import asof_indices
+from .asof import asof_indices, event_ms
 from .pipeline import Feature
 from .windows import to_ms
 
@@ -321,7 +321,8 @@ class FeatureStore:
 
         Each row gets, per feature, the value with the latest feature_ts in
         [row_ts - ttl, row_ts] (ties: later created_ts); with `created_before` only
-        values written by row_ts count. Missing values are NaN/None.
+        values written by row_ts count. Missing values are NaN/None. The ts column holds
+        integer milliseconds or datetimes (naive = UTC), as Feast's entity_df does.
         """
         import pandas as pd
 
@@ -330,11 +331,12 @@ class FeatureStore:
         missing = [c for c in (entity_column, ts_column) if c not in entity_df.columns]
         if missing:
             raise KeyError(f"entity_df lacks columns {missing}")
+        row_ts = event_ms(entity_df[ts_column], ts_column)
         result = entity_df.copy()
         history = self.offline.read(list(feature_names))
         for name in feature_names:
             part = history[history["feature"] == name].reset_index(drop=True)
-            idx = asof_indices(entity_df[entity_column].tolist(), entity_df[ts_column].to_numpy(),
+            idx = asof_indices(entity_df[entity_column].tolist(), row_ts,
                                part["entity"].tolist(), part["feature_ts"].to_numpy(),
                                part["created_ts"].to_numpy(), ttl=self.ttl, created_before=created_before)
             values = part["value"].to_numpy()

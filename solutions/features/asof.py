@@ -13,6 +13,27 @@ from __future__ import annotations
 import numpy as np
 
 
+def event_ms(column, name: str = "ts") -> np.ndarray:
+    """Event times as int64 milliseconds since the epoch, the unit of every feature time here.
+
+    Integers are taken as milliseconds; datetimes (naive ones read as UTC, or tz-aware) are
+    converted. Anything else is refused naming `name`: a datetime cast straight to int64 gives
+    nanoseconds, a million times later than any feature time, and silently joins the future.
+    """
+    import pandas as pd
+
+    series = pd.Series(column)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if series.isna().any():
+            raise ValueError(f"{name}: missing timestamps at rows {list(series.index[series.isna()][:5])}")
+        if series.dt.tz is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        return series.astype("datetime64[ms]").astype("int64").to_numpy()
+    if pd.api.types.is_integer_dtype(series):
+        return series.to_numpy(dtype=np.int64)
+    raise TypeError(f"{name} must hold integer milliseconds or datetimes, got {series.dtype}")
+
+
 def _codes(left_keys, right_keys):
     """Integer codes for keys, shared by both sides (keys only need == and hashing)."""
     table: dict = {}

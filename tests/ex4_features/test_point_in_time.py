@@ -88,3 +88,25 @@ def test_stream_table_join_uses_the_version_valid_at_event_time():
     want = pd.merge_asof(left, right, left_on="ts", right_on="valid_from", by="merchant").sort_values("index")
     assert [e["category"] for e in enriched] == want["category"].tolist()
     assert [e["risk"] for e in enriched] == want["risk"].tolist()
+
+
+def test_datetime_timestamps_mean_the_same_instants_as_milliseconds(tmp_path):
+    """A datetime ts column (Feast's entity_df convention) must not be compared as nanoseconds."""
+    w = features.ContinuousWindow("5min")
+    feats = [features.Feature("n5", "user", None, "count", w)]
+    fs = features.FeatureStore(feats, offline=tmp_path / "offline", ttl="10min")
+    pipeline = features.FeaturePipeline(feats, max_out_of_orderness="3s")
+    records = transactions(500, 10, seed=3, rate=5.0)
+    fs.write_rows(pipeline.process_batch(records) + pipeline.flush(), created_ts=0)
+    first = min(r["ts"] for r in records)
+    entity_df = pd.DataFrame({"entity": [r["user"] for r in records[:40]] + [records[0]["user"]],
+                              "ts": [r["ts"] for r in records[:40]] + [first - 3_600_000]})  # last: an hour early
+    want = fs.get_historical_features(entity_df, ["n5"])["n5"].to_numpy(dtype=float)
+    assert math.isnan(want[-1]) and not np.isnan(want[:-1]).all()
+    for stamps in (pd.to_datetime(entity_df["ts"], unit="ms"), pd.to_datetime(entity_df["ts"], unit="ms", utc=True)):
+        got = fs.get_historical_features(entity_df.assign(ts=stamps), ["n5"])
+        np.testing.assert_array_equal(got["n5"].to_numpy(dtype=float), want)
+        assert got["ts"].equals(stamps)  # the caller's column comes back as it was
+    for bad in (entity_df["ts"] / 1000.0, entity_df["ts"].astype(str)):
+        with pytest.raises(TypeError, match="ts must hold integer milliseconds or datetimes"):
+            fs.get_historical_features(entity_df.assign(ts=bad), ["n5"])

@@ -38,8 +38,6 @@ import pytest
 from . import impl, progress, stubs
 from .scoreboard import Outcome, render
 
-# A stub's text inside any message: up to the end of the line or a double quote (tasks may hold apostrophes).
-STUB = re.compile(r"Exercise \d+\.\d+: [^\n\"]*")
 NOT_ATTEMPTED = "not attempted yet: "
 BLOCKED = "blocked by "
 EXAMPLE = re.compile(r"^(Falsifying example|Failing test case|Falsifying explicit example)\b", re.M)
@@ -87,23 +85,6 @@ def learner_hypothesis():
     engine.MAX_SHRINKING_SECONDS = min(getattr(engine, "MAX_SHRINKING_SECONDS", 300), LEARNER_SHRINK_SECONDS)
     hypothesis.settings.register_profile("mlpractice-learner", report_multiple_bugs=False)
     hypothesis.settings.load_profile("mlpractice-learner")
-
-
-def stub_message(exc: BaseException | None) -> str | None:
-    """The 'Exercise N.M: ...' message if `exc` (or its cause/context/group members) comes from a stub."""
-    seen = set()
-    todo = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        text = str(e)
-        match = STUB.search(text)
-        if match and (isinstance(e, NotImplementedError) or "NotImplementedError" in text):
-            return match.group(0).strip().removesuffix(")").strip("'")
-        todo += [e.__cause__, e.__context__, *getattr(e, "exceptions", ())]
-    return None
 
 
 def requirement_of(item) -> tuple[str, str]:
@@ -160,10 +141,6 @@ class Board:
             Path(self.log).unlink(missing_ok=True)
             self.log = None
 
-    def state(self, requirement: str) -> str | None:
-        part = self.parts.get(requirement)
-        return part.state if part else None
-
     # -- selection --------------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, config, items):
         wanted = {r.strip() for r in config.getoption("--req").split(",") if r.strip()}
@@ -211,7 +188,7 @@ class Board:
         if self.impl != "exercises" or call.excinfo is None:
             return Outcome(item.nodeid, requirement, "failed", _crash_line(report))
         reached, _ = stubs.read_hits(self.log, getattr(item, "_mlpractice_hits_from", 0))
-        relayed = stub_message(call.excinfo.value)
+        relayed = stubs.stub_message(call.excinfo.value)
         by_requirement: dict[str, str] = {}  # first reached first
         for m in [*reached, *([relayed] if relayed else [])]:
             by_requirement.setdefault(stubs.requirement_of(m), m)

@@ -35,18 +35,13 @@ before it runs it, top-level `await` included. Running the first cell again with
 from __future__ import annotations
 
 import ast
-import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from IPython import get_ipython
 
-from . import generate, impl, progress
-
-# the text every stub raises, anywhere in a message: relayed errors quote it after their own words
-STUB = re.compile(r"Exercise (\d+\.\d+): [^\n]*")
-
+from . import generate, impl, progress, stubs
 
 def needs(*parts: str, section: int | str) -> None:
     """Mark a cell as needing `parts` (e.g. "2.1", "2.2") of the notebook's `section`. Must be the
@@ -126,11 +121,10 @@ def _show_with_headline(shell, guard, etype, value, tb, tb_offset):
 def headline(guard: Guard | None, error: BaseException) -> str | None:
     """The line that names the part behind `error`, raised in a cell with `guard` (None: unguarded)."""
     where = f"section {guard.section}" if guard else "this cell"
-    for exc in _chain(error):
-        stub = STUB.search(str(exc))
-        if stub:
-            part = stub[1]
-            return f"{where} reached the stub of {part} ({_states([part])[part].state}): {stub[0]}"
+    stub = stubs.stub_message(error)
+    if stub:
+        part = stubs.requirement_of(stub)
+        return f"{where} reached the stub of {part} ({_states([part])[part].state}): {stub}"
     if guard is None:
         return None
     summary = type(error).__name__ + "".join(f": {line}" for line in str(error).strip().splitlines()[:1])

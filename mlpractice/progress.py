@@ -58,8 +58,9 @@ class Part:
         return self.left < self.regions
 
 
-def _key(requirement: str):
-    return tuple(int(p) for p in requirement.split("."))
+def requirement_key(requirement: str) -> list:
+    """Sort key: "2.10" after "2.9" (names that are not numbers sort as text)."""
+    return [int(p) if p.isdigit() else p for p in requirement.split(".")]
 
 
 def parts(packages: list[str] | None = None, solutions: Path = generate.SOLUTIONS,
@@ -77,7 +78,7 @@ def parts(packages: list[str] | None = None, solutions: Path = generate.SOLUTION
         return cache[file]
 
     result = {}
-    for requirement in sorted(marked, key=_key):
+    for requirement in sorted(marked, key=requirement_key):
         found = marked[requirement]
         per_file = Counter(r.file for r in found)
         left = sum(min(n, left_in(file)[requirement]) for file, n in per_file.items())

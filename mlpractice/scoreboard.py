@@ -21,6 +21,8 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from .progress import requirement_key
+
 WIDTH = 100
 MAX_MESSAGE_LINES = 14
 INDENT = " " * 8
@@ -34,10 +36,6 @@ class Outcome:
     message: str = ""              # assertion message, or the reason for the status
     example: str = ""              # hypothesis's minimal failing example
     blockers: tuple[str, ...] = ()  # other requirements whose stubs the test reached
-
-
-def requirement_key(requirement: str):
-    return [int(p) if p.isdigit() else p for p in requirement.split(".")]
 
 
 def wrapped(text: str, indent: str = INDENT, limit: int = MAX_MESSAGE_LINES) -> list[str]:
@@ -61,16 +59,15 @@ def _task(message: str) -> str:
     return match[1] + (f" ({match[2]})" if match[2] else "")
 
 
-def _blocked_by(outcomes: list[Outcome], states: dict[str, str]) -> str:
-    blockers = sorted({b for o in outcomes for b in o.blockers}, key=requirement_key)
-    return ", ".join(f"{b} ({states.get(b, 'not attempted')})" for b in blockers)
+def _not_attempted(outcomes: list[Outcome], state: str | None) -> bool:
+    return state == "not attempted" or bool(outcomes) and all(o.status == "not attempted" for o in outcomes)
 
 
 def row(label: str, requirement: str, outcomes: list[Outcome], state: str | None,
         states: dict[str, str], rerun: str, first_message: str = "") -> list[tuple[str, str]]:
     """The (text, colour) lines for one requirement, headed by `label`. `state` is its progress
     ("not attempted", "in progress", "done", or None when the requirement has no marked regions)."""
-    if state == "not attempted" or (outcomes and all(o.status == "not attempted" for o in outcomes)):
+    if _not_attempted(outcomes, state):
         message = first_message or next((o.message for o in outcomes if o.message), "")
         return [(f"{label} not attempted: {_task(message)}", "yellow")]
     n = len(outcomes)
@@ -97,8 +94,10 @@ def row(label: str, requirement: str, outcomes: list[Outcome], state: str | None
         return [(f"{label} partial ({passed}/{n} pass): {tests} your stub: {own[0].message}", "yellow"),
                 (f"{INDENT}rerun with tracebacks: {rerun}", "yellow")]
     if blocked:
-        return [(f"{label} blocked by {_blocked_by(blocked, states)} ({passed}/{n} pass): "
-                 f"implement {'that' if len({b for o in blocked for b in o.blockers}) == 1 else 'those'} first", "yellow")]
+        blockers = sorted({b for o in blocked for b in o.blockers}, key=requirement_key)
+        named = ", ".join(f"{b} ({states.get(b, 'not attempted')})" for b in blockers)
+        return [(f"{label} blocked by {named} ({passed}/{n} pass): "
+                 f"implement {'that' if len(blockers) == 1 else 'those'} first", "yellow")]
     reasons = "; ".join(sorted({o.message for o in skipped if o.message}))
     return [(f"{label} partial ({passed}/{n} pass; {len(skipped)} skipped: {reasons})", "yellow")]
 
@@ -117,7 +116,7 @@ def render(outcomes: list[Outcome], states: dict[str, str], messages: dict[str, 
         label = f"{requirement}  {title}".ljust(width, ".")
         block = row(label, requirement, outs, states.get(requirement), states,
                     rerun_command(requirement, outs), messages.get(requirement, ""))
-        complete += block[0][0][len(label):].startswith(" passed")
+        complete += not _not_attempted(outs, states.get(requirement)) and all(o.status == "passed" for o in outs)
         lines += block
     lines.append((f"{complete} of {len(rows)} requirements complete", ""))
     return lines

@@ -46,6 +46,28 @@ def requirement_of(message: str) -> str | None:
     return match[1] if match else None
 
 
+# A stub's text inside any message: up to the end of the line or a double quote (tasks may hold apostrophes).
+STUB_IN_TEXT = re.compile(r"Exercise \d+\.\d+: [^\n\"]*")
+
+
+def stub_message(exc: BaseException | None) -> str | None:
+    """The 'Exercise N.M: ...' message if `exc` (or its cause, context or group members) comes from a
+    stub: raised here, or relayed in the text of a worker's error or an HTTP body."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        text = str(e)
+        match = STUB_IN_TEXT.search(text)
+        if match and (isinstance(e, NotImplementedError) or "NotImplementedError" in text):
+            return match.group(0).strip().removesuffix(")").strip("'")
+        todo += [e.__cause__, e.__context__, *getattr(e, "exceptions", ())]
+    return None
+
+
 def hit(message: str) -> NotImplementedError:
     """Record that a stub was reached (when grading), and return the exception it raises."""
     path = os.environ.get(ENV_VAR)

@@ -10,8 +10,9 @@ from .asof import asof_indices
 from .parallel import partition_of, run_partitioned
 from .pipeline import Feature, FeaturePipeline, LateEvent, WindowResult
 from .recovery import committed, resume, run_with_checkpoints
-from .store import (FeatureStore, MemoryOnlineStore, OfflineStore, OnDemandFeature, Record, SQLiteOnlineStore,
-                    decayed, enrich, is_fresh, open_online_store, should_replace)
+from .feature_store import FeatureStore, OnDemandFeature, enrich
+from .offline import OfflineStore
+from .store import MemoryOnlineStore, Record, SQLiteOnlineStore, decayed, is_fresh, open_online_store, should_replace
 from .windows import ContinuousWindow, ContinuousWindowState, SessionWindow, SlidingWindow, TumblingWindow, to_ms
 
 __all__ = [

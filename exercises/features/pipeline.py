@@ -121,6 +121,9 @@ class FeaturePipeline:
         self.continuous_names = tuple(f.name for f in self.features if f.continuous)
         self.fields = sorted({f.key for f in self.features} | {f.value for f in self.features if f.value})
         self.key_fields = sorted({f.key for f in self.features})
+        # a row carries the event's keys and the values its continuous features read, so the offline
+        # history can re-evaluate a window at any time (feature_store.py) exactly as online reads do
+        self.row_fields = sorted({f.key for f in self.features} | {f.value for f in continuous if f.value})
         self.numeric_fields = sorted({f.value for f in self.features if f.value and f.agg not in ("distinct", "last")})
         self.required = ("event_id", "ts", *self.fields)
         # source side: what the watermark and de-duplication need
@@ -234,7 +237,7 @@ class FeaturePipeline:
 
     def _apply_on_time(self, event, ts, seq) -> dict:
         row = {"event_id": event["event_id"], "ts": ts, "seq": seq}
-        for field in self.key_fields:
+        for field in self.row_fields:
             row[field] = event[field]
         touched = self.touched
         for group, feats in self.groups.items():
@@ -340,6 +343,7 @@ class FeaturePipeline:
         heappush, heappop = heapq.heappush, heapq.heappop
         ooo = self.max_out_of_orderness
         key_fields = tuple(self.key_fields)
+        row_fields = tuple(self.row_fields)
         numeric_fields = tuple(self.numeric_fields)
         other_fields = tuple(f for f in self.required if f not in self.key_fields and f not in self.numeric_fields
                              and f != "ts")
@@ -410,7 +414,7 @@ class FeaturePipeline:
                 while buffer and buffer[0][0] <= watermark:
                     ts, seq, event = heappop(buffer)
                     row = {"event_id": event["event_id"], "ts": ts, "seq": seq}
-                    for field in key_fields:
+                    for field in row_fields:
                         row[field] = event[field]
                     for key_field, value_field, names, states, size, aggs, group in groups:
                         entity = event[key_field]

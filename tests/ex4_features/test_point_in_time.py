@@ -69,11 +69,18 @@ def test_historical_features_have_no_leakage_and_match_the_oracle(tmp_path):
     assert (out.loc[has, "n5__ts"] <= out.loc[has, "ts"]).all()  # never a value from the future
     assert (out.loc[has, "n5__ts"] >= out.loc[has, "ts"] - 10 * 60_000).all()
     history = fs.offline.read(["n5"])
-    want = oracle(list(zip(entity_df["entity"], entity_df["ts"])),
-                  list(zip(history["entity"], history["feature_ts"], history["created_ts"], history["value"])),
-                  10 * 60_000)
-    got = [history["value"].iat[i] if i >= 0 else math.nan for i in want]
-    np.testing.assert_array_equal(out["n5"].to_numpy(dtype=float), np.array(got, dtype=float))
+    picked = oracle(list(zip(entity_df["entity"], entity_df["ts"])),
+                    list(zip(history["entity"], history["feature_ts"], history["created_ts"], history["value"])),
+                    10 * 60_000)
+    np.testing.assert_array_equal(out["n5__ts"].to_numpy(dtype=float),
+                                  [history["feature_ts"].iat[i] if i >= 0 else math.nan for i in picked])
+    # the value is the window evaluated at the row's own time, (ts - 5 min, ts], as an online read there is
+    events = pd.DataFrame(records)
+    for column, agg in (("n5", "count"), ("max5", "max")):
+        want = [math.nan if i < 0 else events.loc[(events["user"] == user) & (events["ts"] > t - 5 * 60_000)
+                                                  & (events["ts"] <= t), "amount"].agg(agg)
+                for user, t, i in zip(entity_df["entity"], entity_df["ts"], picked)]
+        np.testing.assert_array_equal(out[column].to_numpy(dtype=float), np.array(want, dtype=float))
     # the naive join (latest value per user, ignoring time) would leak future values into most rows
     naive = history.sort_values("feature_ts").groupby("entity")["feature_ts"].last()
     assert (entity_df["entity"].map(naive) > entity_df["ts"]).mean() > 0.1

@@ -3,60 +3,48 @@
 """Command line.
 
     python -m solutions.serving demo-registry DIR
-    python -m solutions.serving --registry DIR [--host 127.0.0.1 --port 8000 --max-batch-size N
+    python -m solutions.serving --registry DIR [--host 127.0.0.1 --port 8000 --workers N --max-batch-size N
                                 --max-wait-ms T --max-queue-size Q --model NAME ...]
 
-On SIGTERM/SIGINT the server drains first (readiness 503, queued requests
-answered), then uvicorn exits.
+With `--workers N` (N > 1) uvicorn starts N worker processes on one socket;
+admin calls reach every worker (control.py) and /metrics sums them. On
+SIGTERM/SIGINT each worker drains first (readiness 400, new requests 503
+Draining + Retry-After, queued requests answered), keeps answering 503 for
+--drain-linger-s so clients stop sending, then uvicorn closes the socket and exits.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
+import os
 import sys
+import tempfile
 
 from .demo import build_bench_registry, build_demo_registry
+from .settings import Settings
 
 
 def serve(args) -> int:
-    import torch
     import uvicorn
 
-    from .app import create_app
     from .registry import ModelRegistry
-    from .server import ModelServer
 
-    # one intra-op thread per server process: on shared CPUs, more threads than free cores make
-    # every batch wait on spinning workers (measured: batch 8 went from 9 ms to 45 ms)
-    torch.set_num_threads(args.torch_threads)
-    registry = ModelRegistry(args.registry)
-    models = args.model or registry.models()
+    models = tuple(args.model or ModelRegistry(args.registry).models())
     if not models:
         print(f"no models in {args.registry}: build one with `python -m solutions.serving demo-registry DIR`",
               file=sys.stderr)
         return 2
-    server = ModelServer(registry, max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,
-                         max_queue_size=args.max_queue_size, cache_size=max(4, len(models)),
-                         default_timeout_s=args.timeout_s, trust=args.trust)
-    app = create_app(server, load_models=models)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            access_log=False, timeout_graceful_shutdown=30)
-
-    class DrainingServer(uvicorn.Server):
-        def handle_exit(self, sig, frame):
-            # drain before uvicorn stops accepting, so load balancers see readiness fall first
-            loop = asyncio.get_event_loop()
-            if not server.draining and loop.is_running():
-                async def drain_then_exit():
-                    try:
-                        await server.drain()
-                    finally:
-                        super(DrainingServer, self).handle_exit(sig, frame)
-                loop.create_task(drain_then_exit())
-            else:
-                super().handle_exit(sig, frame)
-
-    DrainingServer(config).run()
+    settings = Settings(registry=args.registry, models=models, max_batch_size=args.max_batch_size,
+                        max_wait_ms=args.max_wait_ms, max_queue_size=args.max_queue_size, timeout_s=args.timeout_s,
+                        torch_threads=args.torch_threads, trust=args.trust, drain_linger_s=args.drain_linger_s)
+    with tempfile.TemporaryDirectory(prefix="mlserve-") as scratch:
+        if args.workers > 1:  # shared admin state and metrics, fresh for this run
+            settings = dataclasses.replace(settings, state_dir=os.path.join(scratch, "state"))
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(scratch, "metrics"))
+            os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        os.environ.update(settings.to_env())  # the workers build their server from these
+        uvicorn.run(f"{__package__}.asgi:create_app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=30)
     return 0
 
 
@@ -76,15 +64,21 @@ def main(argv=None) -> int:
     p.add_argument("--registry", required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--model", action="append", help="model to load at startup (default: every model)")
     p.add_argument("--max-batch-size", type=int, default=32)
     p.add_argument("--max-wait-ms", type=float, default=2.0)
     p.add_argument("--max-queue-size", type=int, default=1024)
     p.add_argument("--timeout-s", type=float, default=10.0)
     p.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--drain-linger-s", type=float, default=1.0,
+                   help="after SIGTERM's drain, keep answering 503 this long before closing (default 1)")
     p.add_argument("--trust", action="store_true", help="allow pickle artifacts whose sha256 matches")
     p.add_argument("--log-level", default="warning")
-    return serve(p.parse_args(argv))
+    args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be >= 1, got {args.workers}")
+    return serve(args)
 
 
 if __name__ == "__main__":

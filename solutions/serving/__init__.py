@@ -1,22 +1,37 @@
 """Exercise 2: a multi-model server with dynamic batching, backpressure, versioning and A/B routing.
 
     registry.py  versioned artifacts (skops / safetensors / TorchScript; pickle only if trusted) + sha256
-    batcher.py   DynamicBatcher: Triton's firing rule, deadlines at dequeue, failure isolation
+    batcher.py   the batcher's semantics (Triton's firing rule, all-or-nothing admission, end-to-end
+                 deadlines, up to `instances` batches at once) and its pure rules
+    batch_worker.py  DynamicBatcher: the event-driven worker that applies them, failure isolation
+    clock.py     the real clock and a VirtualClock (time moved by hand), both with timers
     cache.py     bounded LRU of loaded versions
     stats.py     per-version counters and exact percentiles over a recent window
     routing.py   sticky A/B splits and the canary rollback rule
-    server.py    ModelServer: load/predict/health/metrics/drain
+    server.py    ModelServer: the request path, drain and close (the semantics, in its docstring)
+    versions.py  loading, hot swap, eviction and unloading of versions
+    instances.py each loaded version's own threads (model instances)
+    traffic.py   which version a request goes to: splits, canaries, shadows
+    status.py    health, model states, metadata, metrics
+    validation.py  what a valid example and request are
+    catalog.py, artifacts.py  the registry's in-memory index and artifact formats
     app.py       create_app: KServe v2 REST paths + Prometheus /metrics
+    http_io.py, protocol.py, prom.py  bodies and errors, the protocol's documents, Prometheus
+    contract.py  what a model's answer must be (numbers, one per row)
+    control.py   admin changes shared by every worker process (desired state + reconcile)
+    settings.py, asgi.py  settings from the CLI or MLSERVE_*; the uvicorn factory (--workers N)
     demo.py      builds a demo registry; __main__.py runs uvicorn
 """
-from .batcher import BatchRecord, Decision, DynamicBatcher, Pending, firing_decision, take_batch
+from .batch_worker import DynamicBatcher
+from .batcher import BatchRecord, Decision, Pending, firing_decision, take_batch
 from .cache import LRUCache
 from .clock import MonotonicClock, VirtualClock, settle
 from .errors import (CacheFull, DeadlineExceeded, Draining, InvalidInput, ModelLoadError, ModelNotFound,
-                     ModelUnavailable, PayloadTooLarge, QueueFull, ServingError, UntrustedArtifact)
+                     ModelUnavailable, PayloadTooLarge, QueueFull, ServingError, UnsupportedMediaType,
+                     UntrustedArtifact)
 from .models import MLP
 from .registry import ModelRegistry
-from .routing import CanaryPolicy, bucket, canary_verdict, choose_variant
+from .routing import CanaryPolicy, bucket, canary_verdict, choose_variant, variant_points
 from .server import ModelServer, Prediction
 from .stats import percentile
 
@@ -30,5 +45,5 @@ def create_app(server, **kwargs):
 __all__ = ["BatchRecord", "CacheFull", "CanaryPolicy", "DeadlineExceeded", "Decision", "Draining", "DynamicBatcher",
            "InvalidInput", "LRUCache", "MLP", "ModelLoadError", "ModelNotFound", "ModelRegistry", "ModelServer",
            "ModelUnavailable", "MonotonicClock", "PayloadTooLarge", "Pending", "Prediction", "QueueFull",
-           "ServingError", "UntrustedArtifact", "VirtualClock", "bucket", "canary_verdict", "choose_variant",
-           "create_app", "firing_decision", "percentile", "settle", "take_batch"]
+           "ServingError", "UnsupportedMediaType", "UntrustedArtifact", "VirtualClock", "bucket", "canary_verdict",
+           "choose_variant", "create_app", "firing_decision", "percentile", "settle", "take_batch", "variant_points"]

@@ -34,7 +34,15 @@ class InvalidInput(ServingError):
 
 
 class PayloadTooLarge(ServingError):
+    """The body is longer than max_body_bytes; it is refused as soon as that many bytes have arrived."""
+
     status = 413
+
+
+class UnsupportedMediaType(ServingError):
+    """A Content-Encoding the server cannot decode (bodies are plain JSON)."""
+
+    status = 415
 
 
 class QueueFull(ServingError):

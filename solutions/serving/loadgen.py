@@ -4,7 +4,8 @@ Both take any `httpx.AsyncClient` - over a real socket to uvicorn in the
 benchmark, over ASGI in the notebook - and a bounded number of requests.
 Closed loop measures capacity (each client sends its next request when the
 last one returns); open loop measures latency at an offered rate, including
-queueing that a closed loop hides (coordinated omission).
+queueing that a closed loop hides (coordinated omission). Given `check(i,
+response)`, a 200 whose answer is wrong is counted as "wrong answer", an error.
 """
 from __future__ import annotations
 
@@ -34,10 +35,13 @@ class LoadResult:
                 "throughput_rps": self.statuses[200] / self.elapsed_s if self.elapsed_s else 0.0, **pct}
 
 
-async def _one(client, path, body, result: LoadResult) -> None:
+async def _one(client, path, body, result: LoadResult, check=None, i: int = 0) -> None:
     start = time.perf_counter()
     try:
-        status = (await client.post(path, json=body)).status_code
+        response = await client.post(path, json=body)
+        status = response.status_code
+        if status == 200 and check is not None and not check(i, response):
+            status = "wrong answer"
     except Exception as err:  # noqa: BLE001 - a transport error is an error to count, not a crash
         status = type(err).__name__
     result.statuses[status] += 1
@@ -45,7 +49,7 @@ async def _one(client, path, body, result: LoadResult) -> None:
         result.latencies_s.append(time.perf_counter() - start)
 
 
-async def closed_loop(client, path: str, make_body, *, clients: int, requests: int) -> LoadResult:
+async def closed_loop(client, path: str, make_body, *, clients: int, requests: int, check=None) -> LoadResult:
     """`clients` concurrent clients send `requests` requests in total, each waiting for its answer."""
     result, issued = LoadResult(), 0
 
@@ -54,7 +58,7 @@ async def closed_loop(client, path: str, make_body, *, clients: int, requests: i
         while issued < requests:
             i = issued
             issued += 1
-            await _one(client, path, make_body(i), result)
+            await _one(client, path, make_body(i), result, check, i)
 
     start = time.perf_counter()
     await asyncio.gather(*(client_loop() for _ in range(clients)))
@@ -62,7 +66,7 @@ async def closed_loop(client, path: str, make_body, *, clients: int, requests: i
     return result
 
 
-async def open_loop(client, path: str, make_body, *, arrivals_s) -> LoadResult:
+async def open_loop(client, path: str, make_body, *, arrivals_s, check=None) -> LoadResult:
     """One request at each time in `arrivals_s` (seconds from start), whatever the answers do."""
     result, tasks = LoadResult(), []
     start = time.perf_counter()
@@ -70,7 +74,7 @@ async def open_loop(client, path: str, make_body, *, arrivals_s) -> LoadResult:
         delay = start + t - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(_one(client, path, make_body(i), result)))
+        tasks.append(asyncio.ensure_future(_one(client, path, make_body(i), result, check, i)))
     await asyncio.gather(*tasks)
     result.elapsed_s = time.perf_counter() - start
     return result

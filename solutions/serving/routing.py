@@ -1,46 +1,83 @@
 """Traffic splits between versions of one model: sticky A/B, canary rollback.
 
-The variant is chosen when a request is enqueued. Sticky routing hashes
-(experiment id, routing key) to a point in [0, 1) and lays the variants out as
-cumulative ranges in ascending version order; so a user always lands on the
-same variant, and raising the newest variant's weight (the last range) only
-moves users *into* it, never between the others.
+The variant is chosen when a request is enqueued, by weighted rendezvous hashing (weighted
+highest-random-weight). Every user holds one point u_v in (0, 1) per version, a hash of
+(experiment id, routing key, version), fixed for good; with weights w_v each version scores
+-ln(u_v) / w_v, and the lowest score wins (ties: the lower version).
+
+Guarantee: each version is chosen with probability w_v / sum(w) over users; a user's variant
+changes only when the weights change, and a user moves from version a to version b only if the
+ratio w_b / w_a grew (so raising one variant's weight only moves users into it, lowering one only
+moves users out of it, and a zero-weight version is never chosen).
+
+Why: -ln(u_v) / w_v is an exponential draw with rate w_v, and the smallest of independent
+exponentials is the one of rate w_v with probability w_v / sum(w). A user's points never change.
+With s_v = -ln(u_v): a user on a before a change has s_a / w_a <= s_b / w_b, and on b after it
+s_b / w'_b <= s_a / w'_a; together w'_b / w'_a >= s_b / s_a >= w_b / w_a, and equality throughout
+would be a tie, which the lower version wins both times. (Floating-point rounding could only
+flip two scores equal to about 1e-16 relative, which no realistic population of users holds.)
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
 def bucket(experiment: str, routing_key: str) -> float:
-    """Deterministic point in [0, 1) for a user in an experiment (uniform over keys)."""
+    """Deterministic point in [0, 1) for a user in an experiment (uniform over keys, 53 bits)."""
     digest = hashlib.sha256(f"{experiment}\x00{routing_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    return (int.from_bytes(digest[:8], "big") >> 11) / 2**53  # exact: never rounds up to 1.0
 
 
-def choose_variant(weights: dict[int, float], point: float) -> int:
-    """The version whose cumulative range holds `point` (0 <= point < 1).
+def variant_points(experiment: str, routing_key: str, versions: Iterable[int]) -> dict[int, float]:
+    """The user's fixed point in the open interval (0, 1) for each version: {version: u_v}.
 
-    Ranges are laid out in ascending version order, each of width weight / total weight:
-    with {1: 0.9, 2: 0.1}, points in [0, 0.9) go to 1 and [0.9, 1) to 2. A zero-weight
-    version is never chosen. Raises ValueError if the weights do not sum to > 0.
+    Independent across versions and users, and uniform, so -ln(u_v) is never infinite. The point of
+    version v does not depend on which other versions are in the split.
     """
-    # BEGIN SOLUTION [2.6] sticky A/B: cumulative ranges (section 5)
-    # HINT: walk sorted(weights) accumulating weight / total; return the first version with point < cumulative.
-    total = sum(weights.values())
-    if total <= 0:
+    points = {}
+    for v in versions:
+        k = int(bucket(experiment, f"{routing_key}\x00{v}") * 2**52)  # exact: 52 of bucket's 53 bits
+        points[v] = (2 * k + 1) / 2**53  # the midpoint of a grid cell: exact, strictly inside (0, 1)
+    return points
+
+
+def choose_variant(weights: dict[int, float], points: dict[int, float]) -> int:
+    """The version a user is routed to, by weighted rendezvous hashing.
+
+    `weights` maps version -> weight; `points` maps version -> this user's point in (0, 1) for that
+    version (`variant_points(experiment, routing_key, weights)`: fixed per experiment, user and
+    version). Every version with weight w > 0 scores -ln(points[v]) / w and the lowest score wins;
+    equal scores go to the lower version. Versions with weight <= 0 are skipped and need no point.
+    Example: weights {1: 1.0, 2: 3.0}, points {1: 0.6, 2: 0.3} score 0.511 and 0.401, so 2.
+
+    Guarantee: each version is chosen with probability w_v / sum(w) over users; a user's variant
+    changes only when the weights change, and a user moves from version a to version b only if the
+    ratio w_b / w_a grew (so raising one variant's weight only moves users into it, lowering one
+    only moves users out of it, and a zero-weight version is never chosen).
+
+    Raises ValueError if the weights do not sum to > 0, or if `points` lacks a version whose
+    weight is > 0.
+    """
+    # BEGIN SOLUTION [2.6] sticky A/B: weighted rendezvous hashing, lowest -ln(u) / w wins (section 5)
+    # HINT: over sorted(weights) with weight > 0: score = -math.log(points[v]) / weights[v]; keep the first lowest.
+    if sum(weights.values()) <= 0:
         raise ValueError(f"traffic weights must sum to more than 0, got {weights}")
-    cumulative = 0.0
-    chosen = None
-    for version in sorted(weights):
-        if weights[version] <= 0:
+    missing = sorted(v for v, w in weights.items() if w > 0 and v not in points)
+    if missing:
+        raise ValueError(f"no point for version(s) {missing} with weight > 0 (points name {sorted(points)})")
+    chosen, best = None, math.inf
+    for version in sorted(weights):  # ascending, and strict <: a tie goes to the lower version
+        weight = weights[version]
+        if weight <= 0:
             continue
-        cumulative += weights[version] / total
-        chosen = version
-        if point < cumulative:
-            return version
-    return chosen  # point rounding past the last boundary lands in the last non-empty range
+        score = -math.log(points[version]) / weight
+        if chosen is None or score < best:
+            chosen, best = version, score
+    return chosen
     # END SOLUTION
 
 
@@ -73,6 +110,17 @@ def canary_verdict(policy: CanaryPolicy, requests: int, errors: int, p95_ms: flo
     # END SOLUTION
 
 
+def random_points(versions: Iterable[int], rng: random.Random) -> dict[int, float]:
+    """One fresh uniform point in (0, 1) per version, in ascending version order (seeded, reproducible)."""
+    points = {}
+    for v in sorted(versions):
+        u = rng.random()
+        while u == 0.0:  # random() is in [0, 1); -ln(0) is infinite
+            u = rng.random()
+        points[v] = u
+    return points
+
+
 @dataclass
 class TrafficSplit:
     weights: dict[int, float]
@@ -82,5 +130,8 @@ class TrafficSplit:
 
     def pick(self, routing_key: str | None, rng: random.Random) -> int:
         """Sticky with a routing key; a seeded random draw without one (or when not sticky)."""
-        point = bucket(self.experiment, routing_key) if self.sticky and routing_key is not None else rng.random()
-        return choose_variant(self.weights, point)
+        if self.sticky and routing_key is not None:
+            points = variant_points(self.experiment, routing_key, self.weights)
+        else:
+            points = random_points(self.weights, rng)
+        return choose_variant(self.weights, points)

@@ -3,9 +3,11 @@ import asyncio
 
 import httpx
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from mlpractice.data.serving import classification_data
 
+from . import timing_models
 from .conftest import run
 
 pytestmark = pytest.mark.exercise("2.8", "graceful drain")
@@ -54,7 +56,7 @@ def test_drain_answers_everything_accepted(serving, registry):
     assert after["models"] == {}
 
 
-def test_readiness_turns_503_over_http(serving, registry):
+def test_readiness_turns_false_over_http(serving, registry):
     async def scenario():
         server = serving.ModelServer(registry)
         await server.load_model("tabular")
@@ -73,7 +75,56 @@ def test_readiness_turns_503_over_http(serving, registry):
     before, drained, ready, live, infer = run(scenario())
     assert before.status_code == 200
     assert drained.status_code == 200, drained.text
-    assert ready.status_code == 503 and live.status_code == 200
+    # not ready: a 4xx with {"ready": false} (the protocol's rule; Triton answers 400), live all the same
+    assert ready.status_code == 400 and ready.json()["ready"] is False and live.status_code == 200
     # the drained server has unloaded everything, but the answer is Draining, never 404 "not loaded"
     assert infer.status_code == 503 and "draining" in infer.json()["error"], infer.text
     assert infer.headers.get("Retry-After") == "1"
+
+
+@pytest.fixture(scope="module")
+def timing_root(serving, tmp_path_factory):
+    root = tmp_path_factory.mktemp("timing")
+    timing_models.build(serving.ModelRegistry(root))
+    return root
+
+
+def running_batchers() -> list[str]:
+    """Names of the batcher worker tasks still running on this loop."""
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().endswith("-worker") and not t.done())
+
+
+def ready_versions(server) -> list:
+    return sorted((name, v) for name, versions in server.health_check()["models"].items()
+                  for v, state in versions.items() if state == "READY")
+
+
+@settings(max_examples=12, deadline=None)
+@example(delay_ms=0.0)  # drain while the load is still warming up
+@example(delay_ms=1000 * timing_models.WARMUP_S)  # drain about when the load completes
+@given(delay_ms=st.floats(0, 2500 * timing_models.WARMUP_S))
+def test_a_load_overlapping_a_drain_is_drained_or_refused(serving, timing_root, delay_ms):
+    registry = serving.ModelRegistry(timing_root)
+
+    async def scenario():
+        server = serving.ModelServer(registry, max_batch_size=4, max_wait_ms=1, trust=True)
+        await server.load_model("fast")
+        load = asyncio.ensure_future(server.load_model("slowload"))  # warm-up takes WARMUP_S
+        await asyncio.sleep(delay_ms / 1000)
+        await server.drain()
+        at_drain = ready_versions(server), running_batchers(), server.loaded_versions()
+        [outcome] = await asyncio.gather(load, return_exceptions=True)
+        await asyncio.sleep(0.01)
+        after_load = ready_versions(server), running_batchers(), server.loaded_versions()
+        [late] = await asyncio.gather(server.load_model("fast"), return_exceptions=True)  # after the drain
+        await server.close()
+        return at_drain, outcome, after_load, late
+
+    at_drain, outcome, after_load, late = run(scenario())
+    assert isinstance(late, serving.Draining), late
+    assert at_drain == ([], [], []), f"after drain() returned: READY, running batchers, loaded = {at_drain}"
+    if isinstance(outcome, Exception):
+        assert isinstance(outcome, serving.Draining) and outcome.status == 503, outcome
+    else:
+        assert outcome.version == 1  # the load completed before the drain began, and was drained with the rest
+    assert after_load == ([], [], []), f"once the overlapping load finished: READY, batchers, loaded = {after_load}"

@@ -106,3 +106,80 @@ def test_demo_registry_command(serving, tmp_path, capsys):
     assert registry.models() == ["mlp", "tabular"] and registry.versions("mlp") == [1, 2]
     assert registry.manifest("tabular")["flavor"] == "sklearn" and registry.manifest("mlp")["flavor"] == "pytorch"
     assert registry.resolve("mlp", "prod") == 1 and "mlp: versions [1, 2]" in capsys.readouterr().out
+
+
+def test_names_and_versions_are_checked_on_every_read(serving, fresh, tmp_path):
+    X, y = classification_data(n=50, n_features=3, seed=0)
+    fresh.register("m", RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y))
+    fresh.set_alias("m", "prod", 1)
+    import shutil
+    shutil.copytree(fresh.root / "m" / "1", fresh.root.parent / "1")  # a valid manifest just outside the root
+    for name in ["..", ".", "", "../reg/m", "m/../m", "m\n", "m\x00", "\u00e9t\u00e9", "a" * 65, None, 3]:
+        assert fresh.versions(name) == [] and fresh.aliases(name) == {}, name
+        for read in (fresh.resolve, fresh.manifest, fresh.load):
+            with pytest.raises(serving.ModelNotFound, match="invalid model name"):
+                read(name)
+    for version in ["\u00b2", "\u0661", "1/../1", "9" * 5000, True, 1.0, -1, 0, [1]]:
+        with pytest.raises(serving.ModelNotFound):
+            fresh.resolve("m", version)
+    assert [fresh.resolve("m", v) for v in (1, "1", "prod", "latest", None)] == [1] * 5
+    with pytest.raises(ValueError, match="name"):
+        fresh.register("..", RandomForestClassifier(n_estimators=2).fit(X, y))
+    with pytest.raises(ValueError, match="alias"):
+        fresh.set_alias("m", "../x", 1)
+
+
+@pytest.mark.parametrize("field, value", [("artifact", "../../1/model.skops"), ("version", 2), ("name", "other")])
+def test_a_manifest_that_points_elsewhere_is_refused(serving, fresh, field, value):
+    X, y = classification_data(n=50, n_features=3, seed=0)
+    fresh.register("m", RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y))
+    path = fresh.root / "m" / "1" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, field: value}))
+    with pytest.raises(serving.UntrustedArtifact, match=field):
+        fresh.load("m", 1)
+
+
+def test_lookups_are_answered_from_memory_and_refreshed_on_change(serving, tmp_path, monkeypatch):
+    import pathlib
+    X, y = classification_data(n=50, n_features=3, seed=0)
+    model = RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y)
+    clock = [0.0]
+    reader = serving.ModelRegistry(tmp_path / "r", recheck_s=1.0, clock=lambda: clock[0])
+    writer = serving.ModelRegistry(tmp_path / "r")  # another process, say
+    writer.register("m", model)
+    writer.register("m", model)
+    writer.set_alias("m", "prod", 1)
+    assert reader.resolve("m", "prod") == 1 and reader.models() == ["m"] and reader.manifest("m", 1)["version"] == 1
+    with pytest.raises(serving.ModelNotFound):
+        reader.resolve("nope")  # a miss checks the disk once per recheck_s
+    reads = []
+    for attr in ("read_text", "iterdir", "stat", "exists", "is_dir"):
+        real = getattr(pathlib.Path, attr)
+        monkeypatch.setattr(pathlib.Path, attr, lambda self, *a, _real=real, _attr=attr, **k:
+                            (reads.append((_attr, self)), _real(self, *a, **k))[1])
+    for _ in range(100):
+        assert (reader.resolve("m"), reader.resolve("m", "prod"), reader.resolve("m", "1")) == (2, 1, 1)
+        assert reader.versions("m") == [1, 2] and reader.aliases("m") == {"prod": 1}
+        assert reader.manifest("m", "prod")["version"] == 1 and reader.versions("nope") == []
+        with pytest.raises(serving.ModelNotFound):
+            reader.resolve("m", "staging")
+    assert reads == []
+    monkeypatch.undo()
+
+    writer.register("m", model)  # v3, and prod -> 2, behind the reader's back
+    writer.set_alias("m", "prod", 2)
+    assert (reader.resolve("m"), reader.resolve("m", "prod")) == (2, 1)  # stale until a refresh
+    assert reader.refresh_if_changed() and (reader.resolve("m"), reader.resolve("m", "prod")) == (3, 2)
+    assert not reader.refresh_if_changed()
+    writer.register("m", model)  # v4: the first miss after recheck_s finds it
+    with pytest.raises(serving.ModelNotFound):
+        reader.resolve("m", 4)
+    clock[0] += 1.5
+    assert reader.resolve("m", 4) == 4
+    reader.register("n", model)  # writes through a registry are seen by it at once
+    reader.set_alias("m", "canary", 4)
+    assert reader.versions("n") == [1] and reader.resolve("m", "canary") == 4 and reader.models() == ["m", "n"]
+    writer.set_alias("m", "prod", 3)
+    reader.refresh()
+    assert reader.resolve("m", "prod") == 3

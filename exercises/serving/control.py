@@ -59,7 +59,8 @@ def plan(desired: dict, current: dict) -> list[tuple]:
     """The actions that take a server from `current` to `desired` (both in the document's shape).
 
     Order: loads of versions that are not served, then the served version (a load makes its
-    version the served one, so the served version is loaded last), then unloads, then splits.
+    version the served one, so the served version is loaded last, again if it was loaded already),
+    then unloads, then splits.
     A draining document plans one action, ("drain",): drain() unloads everything itself.
     """
     if desired.get("draining"):
@@ -70,8 +71,10 @@ def plan(desired: dict, current: dict) -> list[tuple]:
     for name, entry in sorted(want.items()):
         loaded = set(have.get(name, {}).get("loaded", []))
         served = entry.get("served")
-        actions += [("load", name, v) for v in sorted(entry["loaded"]) if v not in loaded and v != served]
-        if served is not None and (served not in loaded or have.get(name, {}).get("served") != served):
+        others = [("load", name, v) for v in sorted(entry["loaded"]) if v not in loaded and v != served]
+        actions += others
+        # a load serves what it loaded, so after any other load the served version is loaded again
+        if served is not None and (others or served not in loaded or have.get(name, {}).get("served") != served):
             actions.append(("load", name, served))
     for name, entry in sorted(have.items()):
         keep = set(want.get(name, {}).get("loaded", []))

@@ -40,6 +40,7 @@ async def perform(ctl, ops) -> None:
 @given(before=OPS, ops=OPS)
 @example(before=[("load", "mlp", 1)], ops=[("load", "mlp", 2), ("split", "mlp", {1: 0.5, 2: 0.5})])
 @example(before=[("load", "mlp", 2), ("load", "mlp", 1)], ops=[("unload", "mlp", 1)])
+@example(before=[("load", "mlp", None)], ops=[("load", "mlp", 1), ("load", "mlp", None)])  # loading v1 served it
 def test_a_follower_reconciles_to_what_the_leader_holds(serving, registry, tmp_path_factory, before, ops):
     state_dir = tmp_path_factory.mktemp("control")
 

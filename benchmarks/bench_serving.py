@@ -1,21 +1,27 @@
 """Load test: dynamic batching on vs off, real uvicorn on 127.0.0.1, same model, same run.
 
-    python benchmarks/bench_serving.py [--requests 1500] [--clients 64] [--impl solutions]
+    python benchmarks/bench_serving.py [--runs 5] [--requests 1500] [--clients 64] [--impl solutions]
 
-Starts `python -m <impl>.serving` twice as a real server process (max_batch_size=32,
-max_wait_ms=2 and then max_batch_size=1), on a PyTorch MLP of a few million parameters,
-and drives each with the same closed-loop load (64 clients, then 1 client) and the
-same open-loop Poisson load. Prints throughput, p50/p95/p99 and errors, and the ratios
-batching/no batching. Issue target: >= 4x throughput at 64 clients with zero errors, and
-at 1 client p50 no more than max_wait_ms + 1 ms above no batching.
+Starts `python -m <impl>.serving` as a real server process with batching on
+(max_batch_size=32, max_wait_ms=2) and off (max_batch_size=1), alternating the
+order run by run so drift on a shared machine hits both, on a PyTorch MLP of a few
+million parameters. Each run drives the server with a closed loop of 64 clients,
+then 1 client (and, in the first run, an open-loop Poisson load). Every answer's
+class is checked against the model run outside the server: a wrong answer counts
+as an error. Then batching on with 1 and 2 worker processes. Prints medians and
+ranges over the runs: throughput, p50/p99, the ratio batching / no batching at 64
+clients (goal: at least 4x, zero errors), the p50 batching adds at 1 client
+(budget: max_wait_ms + 1 ms) and the 2-worker / 1-worker throughput.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,46 +114,42 @@ class RawHTTPClient:
             writer.close()
 
 
-async def measure(url: str, loadgen, args) -> dict:
-    rng = np.random.default_rng(0)
-    rows = rng.normal(size=(256, args.in_features)).astype(np.float32)
+def expected_classes(root: str, rows: np.ndarray, impl: str) -> np.ndarray:
+    """The class each row must get: the registered model run here, outside the server."""
+    import torch
+    torch.set_num_threads(1)
+    serving = load("serving", impl)
+    artifact = serving.ModelRegistry(root).load("mlp")
+    return np.asarray(artifact.predictor.predict(rows)).argmax(axis=1)
+
+
+def answer_checker(expected: np.ndarray):
+    """check(i, response): the 200 answer for row i % len(expected) names its class."""
+    def check(i, response) -> bool:
+        try:
+            out = json.loads(response.content)["outputs"][0]
+            return int(np.argmax(out["data"])) == int(expected[i % len(expected)])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False
+    return check
+
+
+async def measure(url: str, loadgen, rows, check, args, *, open_loop: bool) -> dict:
     body = lambda i: loadgen.infer_body(rows[i % len(rows)])
     path = "/v2/models/mlp/infer"
     client = RawHTTPClient(url)
     try:
-        await loadgen.closed_loop(client, path, body, clients=8, requests=100)  # warm-up
+        await loadgen.closed_loop(client, path, body, clients=8, requests=100, check=check)  # warm-up
         out = {"closed_many": await loadgen.closed_loop(client, path, body, clients=args.clients,
-                                                        requests=args.requests),
-               "closed_one": await loadgen.closed_loop(client, path, body, clients=1, requests=args.requests // 5),
-               "open": await loadgen.open_loop(client, path, body,
-                                               arrivals_s=poisson_arrivals(args.rate, args.requests // 2, seed=1))}
+                                                        requests=args.requests, check=check),
+               "closed_one": await loadgen.closed_loop(client, path, body, clients=1, requests=args.requests // 5,
+                                                       check=check)}
+        if open_loop:
+            out["open"] = await loadgen.open_loop(client, path, body, check=check,
+                                                  arrivals_s=poisson_arrivals(args.rate, args.requests // 2, seed=1))
     finally:
         await client.aclose()
     return {k: v.summary() for k, v in out.items()}
-
-
-async def measure_in_process(impl: str, root: str, args, **options) -> float:
-    """Requests/s through ModelServer.predict alone (no HTTP), 64 concurrent callers: the batching gain
-    on the model's cost, which the HTTP numbers dilute by Python's per-request cost (Amdahl)."""
-    import torch
-    torch.set_num_threads(1)
-    serving = load("serving", impl)
-    server = serving.ModelServer(serving.ModelRegistry(root), max_queue_size=4096, **options)
-    await server.load_model("mlp")
-    x = np.zeros(args.in_features, dtype=np.float32)
-    remaining = args.requests
-
-    async def caller():
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await server.predict("mlp", x)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(args.clients)))
-    rate = args.requests / (time.perf_counter() - start)
-    await server.close()
-    return rate
 
 
 def line(name: str, s: dict) -> str:
@@ -155,9 +157,14 @@ def line(name: str, s: dict) -> str:
             f"p99 {s['p99_ms']:7.2f} ms   errors {s['errors']} {s['error_statuses'] or ''}")
 
 
+def spread(values) -> str:
+    return f"{statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--impl", default="solutions", choices=["solutions", "exercises"])
+    p.add_argument("--runs", type=int, default=5, help="alternated batching on/off runs (default 5)")
     p.add_argument("--requests", type=int, default=1500)
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--rate", type=float, default=150.0, help="open-loop Poisson arrival rate (req/s)")
@@ -168,35 +175,53 @@ def main() -> int:
     args = p.parse_args()
     serving_demo = load("serving.demo", args.impl)
     loadgen = load("serving.loadgen", args.impl)
+    modes = {"batching": {"max_batch_size": 32, "max_wait_ms": args.max_wait_ms},
+             "no batching": {"max_batch_size": 1, "max_wait_ms": 0}}
     with tempfile.TemporaryDirectory() as root:
         registry = serving_demo.build_bench_registry(root, in_features=args.in_features, hidden=args.hidden,
                                                      depth=args.depth)
         params = registry.manifest("mlp")["metadata"]["parameters"]
+        rows = np.random.default_rng(0).normal(size=(256, args.in_features)).astype(np.float32)
+        check = answer_checker(expected_classes(root, rows, args.impl))
         print(f"model: MLP {args.in_features}->{args.hidden}x{args.depth}->10, {params / 1e6:.1f}M parameters; "
-              f"{os.cpu_count()} CPUs; {args.requests} requests per closed-loop run")
-        results = {}
-        for mode, options in [("batching", {"max_batch_size": 32, "max_wait_ms": args.max_wait_ms}),
-                              ("no batching", {"max_batch_size": 1, "max_wait_ms": 0})]:
-            with ServerProcess(args.impl, root, max_queue_size=4096, **options) as server:
-                results[mode] = asyncio.run(measure(server.url, loadgen, args))
-            print(f"{mode} ({options})")
-            print(line(f"closed loop, {args.clients} clients", results[mode]["closed_many"]))
-            print(line("closed loop, 1 client", results[mode]["closed_one"]))
-            print(line(f"open loop, Poisson {args.rate:g}/s", results[mode]["open"]))
-            results[mode]["in_process"] = asyncio.run(measure_in_process(args.impl, root, args, **options))
-            print(f"  {'in-process, no HTTP':<26} {results[mode]['in_process']:8.1f} req/s")
-    on, off = results["batching"], results["no batching"]
-    ratio = on["closed_many"]["throughput_rps"] / off["closed_many"]["throughput_rps"]
-    p50_delta = on["closed_one"]["p50_ms"] - off["closed_one"]["p50_ms"]
-    errors = sum(r[k]["errors"] for r in results.values() for k in r if k != "in_process")
-    print(f"in-process ratio (model cost only, {args.clients} callers): "
-          f"{on['in_process'] / off['in_process']:.2f}x")
-    print(f"throughput ratio at {args.clients} clients (batching / no batching): {ratio:.2f}x "
-          f"(target >= 4x: {'met' if ratio >= 4 else 'NOT met'})")
+              f"{os.cpu_count()} CPUs; {args.requests} requests per closed-loop run; every answer's class checked")
+        runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+        for r in range(args.runs):
+            order = list(modes) if r % 2 == 0 else list(modes)[::-1]  # alternate, so drift hits both modes
+            for mode in order:
+                with ServerProcess(args.impl, root, max_queue_size=4096, **modes[mode]) as server:
+                    runs[mode].append(asyncio.run(measure(server.url, loadgen, rows, check, args, open_loop=r == 0)))
+                print(f"run {r + 1} {mode} {modes[mode]}")
+                for key, label in [("closed_many", f"closed loop, {args.clients} clients"),
+                                   ("closed_one", "closed loop, 1 client"), ("open", f"open loop, Poisson {args.rate:g}/s")]:
+                    if key in runs[mode][-1]:
+                        print(line(label, runs[mode][-1][key]))
+        workers = {}
+        for n in (1, 2):
+            with ServerProcess(args.impl, root, max_queue_size=4096, workers=n, **modes["batching"]) as server:
+                workers[n] = asyncio.run(measure(server.url, loadgen, rows, check, args, open_loop=False))
+            print(line(f"batching, {n} worker(s), {args.clients} clients", workers[n]["closed_many"]))
+    on, off = runs["batching"], runs["no batching"]
+    ratios = [a["closed_many"]["throughput_rps"] / b["closed_many"]["throughput_rps"] for a, b in zip(on, off)]
+    errors = sum(s["errors"] for mode in runs.values() for run in mode for s in run.values())
+    errors += sum(s["errors"] for run in workers.values() for s in run.values())
+    print(f"\nover {args.runs} alternated runs (median and range):")
+    for mode, results in runs.items():
+        for key, label in [("closed_many", f"{args.clients} clients"), ("closed_one", "1 client")]:
+            print(f"  {mode:<12} {label:<11} throughput {spread([x[key]['throughput_rps'] for x in results])} req/s"
+                  f"   p50 {spread([x[key]['p50_ms'] for x in results])} ms"
+                  f"   p99 {spread([x[key]['p99_ms'] for x in results])} ms")
+    ratio = statistics.median(ratios)
+    print(f"throughput ratio at {args.clients} clients (batching / no batching): {spread(ratios)}x "
+          f"(goal >= 4x median: {'met' if ratio >= 4 else 'NOT met'})")
+    p50_delta = statistics.median(x["closed_one"]["p50_ms"] for x in on) - \
+        statistics.median(x["closed_one"]["p50_ms"] for x in off)
     print(f"p50 added at 1 client: {p50_delta:+.2f} ms (budget max_wait_ms + 1 = {args.max_wait_ms + 1:g} ms: "
           f"{'met' if p50_delta <= args.max_wait_ms + 1 else 'NOT met'})")
-    print(f"errors across all runs: {errors}")
-    return 0
+    print(f"2 workers / 1 worker throughput at {args.clients} clients (batching): "
+          f"{workers[2]['closed_many']['throughput_rps'] / workers[1]['closed_many']['throughput_rps']:.2f}x")
+    print(f"errors (including wrong answers) across all runs: {errors}")
+    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":

@@ -220,18 +220,21 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
     async def prometheus_metrics():
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    async def admin_call(name: str, request: Request, action):
-        """Loopback-only repository call: `action(version)` with the body's optional parameters.version."""
+    async def admin_call(name: str, request: Request, parse, action):
+        """Loopback-only admin call: `action(parse(body))`; a body or a change refused is a 422 counted invalid."""
         refused = admin_only(request)
         if refused:
             return refused
         try:
-            version = protocol.parse_admin_request(await read_body(request, max_body_bytes))
+            argument = parse(await read_body(request, max_body_bytes))
         except MALFORMED as err:
             metrics.invalid(name)
             return error_response(err)
         try:
-            return await action(version)
+            return await action(argument)
+        except ValueError as err:  # the server refused the change itself (e.g. a canary left out of a split)
+            metrics.invalid(name)
+            return error_response(InvalidInput("body", str(err)))
         except Exception as err:
             return error_response(err)
 
@@ -240,34 +243,22 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
         async def action(version):
             loaded = await control.load(name, version)
             return {"name": name, "version": str(loaded), "state": "READY"}
-        return await admin_call(name, request, action)
+        return await admin_call(name, request, protocol.parse_admin_request, action)
 
     @app.post("/v2/repository/models/{name}/unload")
     async def unload(name: str, request: Request):
         async def action(version):
             versions = await control.unload(name, version)
             return {"name": name, "unloaded": [str(v) for v in versions]}
-        return await admin_call(name, request, action)
+        return await admin_call(name, request, protocol.parse_admin_request, action)
 
     @app.post("/admin/models/{name}/traffic")
     async def traffic(name: str, request: Request):
         """Set (or clear, with null weights) a traffic split; with several workers it reaches each."""
-        refused = admin_only(request)
-        if refused:
-            return refused
-        try:
-            weights = protocol.parse_traffic_request(await read_body(request, max_body_bytes))
-        except MALFORMED as err:
-            metrics.invalid(name)
-            return error_response(err)
-        try:
+        async def action(weights):
             await control.split(name, weights)
-        except ValueError as err:  # the server refused the split itself (e.g. a canary left out of it)
-            metrics.invalid(name)
-            return error_response(InvalidInput("weights", str(err)))
-        except Exception as err:
-            return error_response(err)
-        return {"name": name, "weights": {str(v): w for v, w in weights.items()} if weights else None}
+            return {"name": name, "weights": {str(v): w for v, w in weights.items()} if weights else None}
+        return await admin_call(name, request, protocol.parse_traffic_request, action)
 
     @app.post("/admin/drain")
     async def drain(request: Request):

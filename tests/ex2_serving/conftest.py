@@ -7,7 +7,7 @@ import pytest
 
 from mlpractice.impl import load
 
-from . import poison
+from . import poison, timing_models
 
 ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 
@@ -25,6 +25,14 @@ def demo_root(tmp_path_factory):
     registry.register("poison", poison.PoisonOnNegative(), input_dim=3, format="pickle", trust=True)
     registry.register("slow", poison.Slow(0.05), input_dim=3, format="pickle", trust=True)
     registry.register("broken", poison.AlwaysFails(), input_dim=8, format="pickle", trust=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def timing_root(serving, tmp_path_factory):
+    """A registry of models whose compute time is known (timing_models.py): deadlines, instances, admission."""
+    root = tmp_path_factory.mktemp("timing")
+    timing_models.build(serving.ModelRegistry(root))
     return root
 
 

@@ -13,12 +13,6 @@ from .timeline import timeline
 pytestmark = pytest.mark.exercise("2.4", "the request path")
 
 
-@pytest.fixture(scope="module")
-def timing_root(serving, tmp_path_factory):
-    root = tmp_path_factory.mktemp("timing")
-    timing_models.build(serving.ModelRegistry(root))
-    return root
-
 
 class Requests:
     """A server observer that keeps every on_request call."""

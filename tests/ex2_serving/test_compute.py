@@ -17,12 +17,6 @@ pytestmark = pytest.mark.exercise("2.4", "the request path")
 FAST_S = 0.3  # wide: a fast model answers in milliseconds; one slow batch is timing_models.SLOW_S
 
 
-@pytest.fixture(scope="module")
-def timing_root(serving, tmp_path_factory):
-    root = tmp_path_factory.mktemp("timing")
-    timing_models.build(serving.ModelRegistry(root))
-    return root
-
 
 async def latency(coro) -> tuple:
     start = time.perf_counter()

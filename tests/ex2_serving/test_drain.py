@@ -82,13 +82,6 @@ def test_readiness_turns_false_over_http(serving, registry):
     assert infer.headers.get("Retry-After") == "1"
 
 
-@pytest.fixture(scope="module")
-def timing_root(serving, tmp_path_factory):
-    root = tmp_path_factory.mktemp("timing")
-    timing_models.build(serving.ModelRegistry(root))
-    return root
-
-
 def running_batchers() -> list[str]:
     """Names of the batcher worker tasks still running on this loop."""
     return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().endswith("-worker") and not t.done())

@@ -6,6 +6,8 @@ Core: `shard_indices` (sharding), `ring_allreduce`, the synchronous data-paralle
 training step, atomic checkpoints that resume bit-identically.
 Stretch: `ParameterServer` with bounded staleness, failure detection and restart,
 `pipeline_parallel` (GPipe, 1F1B) and `tensor_parallel_mlp`.
+The same per-rank code runs under the project's launcher (`train`) and under torchrun
+(`elastic`); experiments and tests plug into the worker loop as `WorkerHooks`.
 """
 from .launcher import WorkerFailure, launch
 from .ring import RingStep, chunk_bounds, ring_allreduce
@@ -14,8 +16,12 @@ from .checkpoint import capture_state, latest_checkpoint, load_checkpoint, resto
 from .data_parallel import average_gradients
 from .loader import ShardLoader
 from .models import MLP, flat_params, mlp
-from .trainer import DistributedTrainer, Event, Failure, TrainConfig, TrainResult, should_restart, train
+from .hooks import WorkerContext, WorkerHooks
+from .injection import Ablation, Failure, RecordParams, WorkerDelays
+from .trainer import DistributedTrainer, Event, TrainConfig, TrainResult, should_restart, train
 from . import trainer
+from .elastic import ElasticResult, TorchrunEnv, torchrun_env
+from . import elastic
 from .parameter_server import ParameterServer, StalenessGate
 from .pipeline import (PipelineResult, deep_mlp, gpipe_schedule, one_f_one_b_schedule, pipeline_parallel, schedule,
                        simulate, split_stages)

@@ -18,14 +18,13 @@ own a shard of the data. A worker pushes [version, loss, gradient...] and pulls
 """
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
 import torch.distributed as dist
 
+from .hooks import HookChain, WorkerContext
 from .launcher import send
 from .models import flat_params
+from .worker_common import build, state_arrays
 
 
 class StalenessGate:
@@ -91,15 +90,16 @@ class ParameterServer:
     asynchronous pushes (bound S >= 1 or None) as described in the module docstring.
     Afterwards `version` is the number of updates applied, `staleness` the staleness of
     every applied push (all 0 when synchronous) and `history` the parameters after every
-    update (if `record`).
+    update (if `record`). `on_update(model, version)`, if given, is called after every update.
     """
 
     def __init__(self, model, optimizer, workers: int, steps: int, staleness: int | None = 0,
-                 record: bool = False):
+                 record: bool = False, on_update=None):
         self.model, self.optimizer = model, optimizer
         self.workers, self.steps, self.bound, self.record = workers, steps, staleness, record
+        self.on_update = on_update
         self.size = sum(p.numel() for p in model.parameters())
-        self.version, self.staleness, self.history = 0, [], []
+        self.version, self.staleness, self.history, self.last_loss = 0, [], [], None
 
     def run(self) -> "ParameterServer":
         for w in range(1, self.workers + 1):
@@ -113,10 +113,12 @@ class ParameterServer:
     def _apply(self, grad: torch.Tensor, loss: float) -> None:
         _set_grads(self.model, grad)
         self.optimizer.step()
-        self.version += 1
+        self.version, self.last_loss = self.version + 1, loss
         send(("step", self.version, loss))  # heartbeat and loss history
         if self.record:
             self.history.append(flat_params(self.model))
+        if self.on_update is not None:
+            self.on_update(self.model, self.version)
 
     def _receive(self, src=None) -> tuple[torch.Tensor, int]:
         buf = torch.empty(2 + self.size, dtype=torch.float64)
@@ -142,30 +144,25 @@ class ParameterServer:
         self.staleness = gate.staleness
 
 
-def ps_train_worker(rank: int, world_size: int, config, attempt: int, resume):
+def ps_train_worker(rank: int, world_size: int, config, attempt: int, resume) -> dict:
     """One rank of the parameter-server strategy: rank 0 serves, ranks 1..W compute gradients."""
-    from .trainer import _maybe_fail, build
-
+    hooks = HookChain(config.worker_hooks(), WorkerContext(rank, world_size, attempt, config))
     workers = world_size - 1
     model, optimizer, loader = build(config, rank, max(rank - 1, 0), workers)
     steps = loader.steps_per_epoch() * config.epochs
     if rank == 0:
-        server = ParameterServer(model, optimizer, workers, steps, config.staleness, config.record_params).run()
+        server = ParameterServer(model, optimizer, workers, steps, config.staleness,
+                                 on_update=hooks.after_step).run()
         return dict(params=flat_params(model), global_step=steps, staleness=server.staleness,
-                    state_dict={k: v.detach().numpy().copy() for k, v in model.state_dict().items()},
-                    history=np.array(server.history) if config.record_params else None)
+                    state_dict=state_arrays(model), loss=server.last_loss, hooks=hooks.result())
     size = sum(p.numel() for p in model.parameters())
     reply = torch.empty(1 + size, dtype=torch.float64)
     dist.recv(reply, src=0)
     _load_vector(model, reply[1:])
-    version, history, done = int(reply[0]), [], 0
-    failure = config.failure if attempt == 0 else None
-    delay = config.worker_delays[rank - 1] if len(config.worker_delays) >= rank else 0.0
+    version, done = int(reply[0]), 0
     for epoch in range(config.epochs):
         for _, x, y in loader.batches(epoch):
-            _maybe_fail(failure, rank, done)
-            if delay:
-                time.sleep(delay)
+            hooks.before_step(done)
             loss = torch.nn.functional.mse_loss(model(x), y)
             model.zero_grad()
             loss.backward()
@@ -176,8 +173,7 @@ def ps_train_worker(rank: int, world_size: int, config, attempt: int, resume):
             _load_vector(model, reply[1:])
             version, done = int(reply[0]), done + 1
             send(("tick", done))
-            if config.record_params:
-                history.append(flat_params(model))
-    synchronous = config.staleness == 0
+            hooks.after_step(model, done)
+    synchronous = config.staleness == 0  # asynchronous workers hold no final replica
     return dict(params=flat_params(model) if synchronous else None, global_step=done, staleness=[],
-                state_dict={}, history=np.array(history) if config.record_params else None)
+                state_dict={}, loss=None, hooks=hooks.result())

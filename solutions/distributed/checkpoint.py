@@ -30,19 +30,14 @@ def checkpoint_path(directory, global_step: int) -> Path:
     return Path(directory) / f"ckpt-{global_step:06d}.pt"
 
 
-def _atomic_write(path: Path, data: bytes, *, crash_after: int | None = None) -> None:
-    """Write `data` to `path` atomically. `crash_after` (failure injection) dies mid-write."""
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (see the module docstring)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # same directory: the rename stays atomic
     with open(tmp, "wb") as f:
-        if crash_after is not None:
-            f.write(data[:crash_after])
-            f.flush()
-            os.fsync(f.fileno())
-            os._exit(1)  # the process dies here: no rename, the final name is untouched
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        os.fsync(f.fileno())  # the bytes are on disk before the name points at them
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
@@ -58,7 +53,12 @@ def serialize(state: dict) -> bytes:
 
 
 def save_checkpoint(path, state: dict) -> Path:
-    """Atomically write `state` (any torch-serializable dict) to `path`; return the path."""
+    """Atomically write `state` (any torch-serializable dict) to `path`; return the path.
+
+    A process killed at any moment of this call, SIGKILL included, leaves `path` either as it
+    was or complete, never partial; at worst a temporary file `.NAME.tmp-PID` remains, which
+    `latest_checkpoint` never returns.
+    """
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict, got {type(state).__name__}")
     path = Path(path)

@@ -1,11 +1,16 @@
 """3.4: checkpoints carry the complete state, so crash-and-resume is bit-identical to no crash."""
 import os
+import re
+import shutil
+import signal
 
 import numpy as np
 import pytest
 import torch
 
-from mlpractice.impl import load
+from mlpractice.impl import current, load
+
+from . import workers
 
 distributed = load("distributed")
 pytestmark = pytest.mark.exercise("3.4", "checkpoint state capture and restore")
@@ -76,13 +81,13 @@ def test_dropping_any_piece_of_state_breaks_the_equality(uninterrupted, tmp_path
 
 @pytest.mark.timeout(60)
 def test_crash_during_checkpoint_write_leaves_the_previous_one_loadable(uninterrupted, tmp_path):
+    """Rank 0 dies while checkpointing step 9 (states gathered, file not written); the kill inside
+    save_checkpoint's own write is the SIGKILL test below."""
     config = distributed.TrainConfig(**COMMON, checkpoint_dir=str(tmp_path), max_restarts=0,
                                      failure=distributed.Failure("crash_during_checkpoint_write", rank=0, step=7))
     with pytest.raises(distributed.WorkerFailure, match="exit code 1") as info:
         distributed.train(config)
-    assert info.value.kind == "crash"
-    torn = [p for p in os.listdir(tmp_path) if ".tmp-" in p]
-    assert torn, "the injected crash should leave a torn temporary file behind"
+    assert info.value.kind == "crash" and info.value.rank == 0
     latest = distributed.latest_checkpoint(tmp_path)
     assert latest.name == "ckpt-000006.pt"
     state = distributed.load_checkpoint(latest)
@@ -102,3 +107,47 @@ def test_save_load_roundtrip_is_atomic(tmp_path):
     assert os.listdir(tmp_path) == ["x.pt"]  # no temporary file left behind
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         distributed.load_checkpoint(tmp_path / "missing.pt")
+
+
+KILLS = 24
+
+
+@pytest.mark.scaffold
+@pytest.mark.timeout(90)
+def test_sigkill_at_random_points_of_save_checkpoint_never_leaves_a_partial_checkpoint(tmp_path):
+    """A real writer process runs save_checkpoint in a loop and is SIGKILLed at a random moment, 24 times.
+
+    After every kill: every file with a checkpoint's name loads and holds its own step in full, the
+    previous checkpoint (step 1) still loads, and latest_checkpoint names the newest complete one.
+    Some kills must also have landed inside writes (a torn file left behind), or the test would
+    prove nothing: here about a third of them do (the rest land in serialization).
+    """
+    numel, name = 2**18, re.compile(r"^ckpt-(\d+)\.pt$")  # 2 MB: one save takes tens of ms with its fsync
+    ctx = load("distributed.launcher").context()
+    rng = np.random.default_rng(0)
+    torn = 0
+    for kill in range(KILLS):
+        directory = tmp_path / f"kill-{kill}"
+        distributed.save_checkpoint(directory / "ckpt-000001.pt", workers.checkpoint_state(1, numel))
+        started = ctx.Event()
+        writer = ctx.Process(target=workers.write_checkpoints_until_killed,
+                             args=(str(directory), current(), numel, started), daemon=True)
+        writer.start()
+        assert started.wait(30), "the writer process did not start"
+        writer.join(rng.uniform(0.0, 0.1))  # a few saves of about 20 ms each
+        assert writer.is_alive(), f"the writer died by itself (exit code {writer.exitcode})"
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join(10)
+        complete = {}
+        for path in directory.iterdir():
+            if match := name.match(path.name):
+                state = distributed.load_checkpoint(path)  # a partial file under a checkpoint's name fails here
+                step = int(match.group(1))
+                assert state["step"] == step and torch.equal(state["payload"], workers.checkpoint_state(step, numel)["payload"])
+                complete[step] = path
+            else:
+                torn += 1
+        assert 1 in complete, "the previous checkpoint must stay loadable"
+        assert distributed.latest_checkpoint(directory) == complete[max(complete)]
+        shutil.rmtree(directory)  # a few 2 MB files per kill
+    assert torn >= 1, f"none of {KILLS} kills landed inside a write: the test did not exercise the write"

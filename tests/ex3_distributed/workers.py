@@ -57,6 +57,44 @@ def ring_float64_2d(rank, world_size):
     return distributed.ring_allreduce(x, op="sum").numpy()
 
 
+# --- checkpoint writer (scaffold) ------------------------------------------------------------
+
+def write_checkpoints_until_killed(directory, impl, numel, started):
+    """save_checkpoint ckpt-000002.pt, ckpt-000003.pt, ... (each step's own payload) until SIGKILLed.
+
+    `started` is set after the first save: its one-time costs (lazy imports) are behind it, and the
+    kills land in the steady loop, where writing takes most of the time.
+    """
+    os.environ["MLPRACTICE_IMPL"] = impl
+    ckpt = load("distributed.checkpoint")
+    for step in range(2, 10_000):
+        ckpt.save_checkpoint(ckpt.checkpoint_path(directory, step), checkpoint_state(step, numel))
+        started.set()
+
+
+def checkpoint_state(step, numel):
+    return {"step": step, "payload": torch.full((numel,), float(step), dtype=torch.float64)}
+
+
+# --- models ---------------------------------------------------------------------------------
+
+class UnusedOnRank1(torch.nn.Module):
+    """Linear(8, 1) then Linear(1, 1); rank 1's forward skips the second, so it gets no gradient there."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(8, 1, dtype=torch.float64)
+        self.b = torch.nn.Linear(1, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        y = self.a(x)
+        return y if dist.get_rank() == 1 else self.b(y)
+
+
+def unused_on_rank1():
+    return UnusedOnRank1()
+
+
 # --- launcher behaviour (scaffold) -----------------------------------------------------------
 
 def raise_on_rank1(rank, world_size):
@@ -79,6 +117,30 @@ def sleep_forever_on_rank1(rank, world_size):
     if rank == 1:
         time.sleep(3600)
     return np.zeros(1)
+
+
+def use_the_store_after_rank0_returned(rank, world_size):
+    """Rank 0 returns at once; rank 1 still talks to the store that rank 0 hosts, a second later."""
+    store = dist.distributed_c10d._get_default_store()
+    if rank == 0:
+        return "returned"
+    time.sleep(1.0)
+    store.set("late", "still here")
+    return store.get("late").decode()
+
+
+def fall_behind_on(rank, world_size, slow):
+    """Rank `slow` heartbeats at progress 0 for a while, then hangs; the others reach progress 1 and
+    wait for it in a collective (so their last heartbeat is the older one)."""
+    launcher = load("distributed.launcher")
+    if rank != slow:
+        launcher.heartbeat(progress=1)
+        dist.all_reduce(torch.ones(1))  # waits for the slow rank until the coordinator kills it
+        return None
+    for _ in range(5):
+        launcher.heartbeat(progress=0)
+        time.sleep(0.05)
+    time.sleep(3600)
 
 
 def report_impl_and_threads(rank, world_size):

@@ -181,9 +181,10 @@ def window_values(part, feature, entities, row_ts, chosen, created_before: bool)
     ts = part["feature_ts"].to_numpy(dtype=np.int64)
     created = part["created_ts"].to_numpy(dtype=np.int64)
     inputs = part["input"].tolist()
+    entity = part["entity"].tolist()  # one conversion, not a pandas lookup per history row
     rows_of: dict = {}
-    for i in np.argsort(ts, kind="stable"):
-        rows_of.setdefault(part["entity"].iat[i], []).append(int(i))
+    for i in np.argsort(ts, kind="stable").tolist():
+        rows_of.setdefault(entity[i], []).append(i)
     times_of = {e: [int(ts[i]) for i in rows] for e, rows in rows_of.items()}
     size = feature.window.size
     out = []

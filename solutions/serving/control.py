@@ -40,13 +40,18 @@ log = logging.getLogger("serving.control")
 EMPTY = {"generation": 0, "draining": False, "models": {}}
 
 
+def entry_of(models: dict, name: str) -> dict:
+    """A model's entry in a document's "models", created empty if it is not there yet."""
+    return models.setdefault(name, {"loaded": [], "served": None, "split": None})
+
+
 def current_state(server) -> dict:
     """What a ModelServer holds now, in the shape of a desired-state document (generation aside)."""
     models: dict[str, dict] = {}
     for name, v in server.loaded_versions():
-        models.setdefault(name, {"loaded": [], "served": None, "split": None})["loaded"].append(v)
+        entry_of(models, name)["loaded"].append(v)
     for name, v in server.health_check()["served"].items():
-        models.setdefault(name, {"loaded": [], "served": None, "split": None})["served"] = v
+        entry_of(models, name)["served"] = v
     for name, entry in models.items():
         split = server.traffic_split(name)
         entry["split"] = {str(v): w for v, w in split.items()} if split else None
@@ -242,7 +247,7 @@ class SharedControl(LocalControl):
         async with self._lock:
             v = await super().load(name, version)
             def change(doc):
-                entry = doc["models"].setdefault(name, {"loaded": [], "served": None, "split": None})
+                entry = entry_of(doc["models"], name)
                 entry["loaded"] = sorted(set(entry["loaded"]) | {v})
                 entry["served"] = v
             await self._publish(change)
@@ -267,7 +272,7 @@ class SharedControl(LocalControl):
         async with self._lock:
             await super().split(name, weights)
             def change(doc):
-                entry = doc["models"].setdefault(name, {"loaded": [], "served": None, "split": None})
+                entry = entry_of(doc["models"], name)
                 entry["split"] = {str(v): float(w) for v, w in weights.items()} if weights else None
             await self._publish(change)
 

@@ -45,8 +45,8 @@ def validate_rows(rows, dim: int, *, max_rows: int | None = None) -> np.ndarray:
     """
     if isinstance(rows, np.ndarray) and rows.ndim == 2 and rows.dtype.kind in "fiu" and 0 < len(rows) \
             and rows.shape[1] == dim and (max_rows is None or len(rows) <= max_rows) and np.isfinite(rows).all() \
-            and (np.abs(rows) <= FLOAT32_MAX).all():
-        return rows.astype(np.float32)  # already a clean matrix: no per-row work
+            and (rows.dtype == np.float32 or (np.abs(rows) <= FLOAT32_MAX).all()):  # finite float32 is in range
+        return rows.astype(np.float32)  # already a clean matrix (copied: the caller may reuse it)
     if isinstance(rows, (str, bytes, dict)) or not isinstance(rows, (list, tuple, np.ndarray)) or len(rows) == 0:
         raise InvalidInput("inputs", "expected a non-empty list of examples")
     if max_rows is not None and len(rows) > max_rows:

@@ -36,7 +36,8 @@ def serve(args) -> int:
         return 2
     settings = Settings(registry=args.registry, models=models, max_batch_size=args.max_batch_size,
                         max_wait_ms=args.max_wait_ms, max_queue_size=args.max_queue_size, timeout_s=args.timeout_s,
-                        torch_threads=args.torch_threads, trust=args.trust, drain_linger_s=args.drain_linger_s)
+                        torch_threads=args.torch_threads, gil_switch_ms=args.gil_switch_ms, trust=args.trust,
+                        drain_linger_s=args.drain_linger_s)
     with tempfile.TemporaryDirectory(prefix="mlserve-") as scratch:
         if args.workers > 1:  # shared admin state and metrics, fresh for this run
             settings = dataclasses.replace(settings, state_dir=os.path.join(scratch, "state"))
@@ -71,6 +72,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-queue-size", type=int, default=1024)
     p.add_argument("--timeout-s", type=float, default=10.0)
     p.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--gil-switch-ms", type=float, default=1.0,
+                   help="the GIL switch interval of each server process, ms (default 1; CPython's is 5)")
     p.add_argument("--drain-linger-s", type=float, default=1.0,
                    help="after SIGTERM's drain, keep answering 503 this long before closing (default 1)")
     p.add_argument("--trust", action="store_true", help="allow pickle artifacts whose sha256 matches")
@@ -78,6 +81,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error(f"--workers must be >= 1, got {args.workers}")
+    if not args.gil_switch_ms > 0:
+        p.error(f"--gil-switch-ms must be > 0, got {args.gil_switch_ms}")
     return serve(args)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import threading
 
 from .settings import Settings
@@ -101,5 +102,15 @@ def drain_on_signal(server, linger_s: float = 1.0):
 
 
 def create_app_from_env():
-    """The uvicorn factory: settings from the MLSERVE_* environment variables."""
-    return build(Settings.from_env())[0]
+    """The uvicorn factory: settings from the MLSERVE_* environment variables.
+
+    It owns its process, so it also sets the interpreter's GIL switch interval: a model thread
+    takes the GIL back after every torch operation, and while the event loop is busy it waits up
+    to the interval each time (at CPython's default 5 ms a batch that computes in 8-11 ms alone took
+    24-34 ms under load). A shorter interval hands the GIL over sooner, at a small cost to the loop.
+    """
+    settings = Settings.from_env()
+    if not settings.gil_switch_ms > 0:
+        raise ValueError(f"MLSERVE_GIL_SWITCH_MS must be a positive number of ms, got {settings.gil_switch_ms}")
+    sys.setswitchinterval(settings.gil_switch_ms / 1000)
+    return build(settings)[0]

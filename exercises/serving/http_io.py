@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import math
 
-from fastapi import Request
 from fastapi.responses import JSONResponse
-from starlette.requests import ClientDisconnect
 
 from .errors import InvalidInput, PayloadTooLarge, ServingError, UnsupportedMediaType
 
@@ -43,24 +41,43 @@ def json_safe(value):
     return value
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, read as it arrives and refused (413) as soon as it passes `limit` bytes."""
-    encoding = request.headers.get("content-encoding", "").strip().lower()
+def headers_of(scope, names: tuple[bytes, ...]) -> dict[bytes, str]:
+    """The first value of each header in `names` (lower-case, as ASGI servers give them), in one pass."""
+    found: dict[bytes, str] = {}
+    for key, value in scope["headers"]:
+        if key in names and key not in found:
+            found[key] = value.decode("latin-1")
+    return found
+
+
+BODY_HEADERS = (b"content-encoding", b"content-length")
+
+
+async def read_body(scope, receive, limit: int, headers: dict[bytes, str] | None = None) -> bytes:
+    """The body, read as it arrives and refused (413) as soon as it passes `limit` bytes.
+
+    Straight from the ASGI `receive` channel (what Starlette's request.stream() wraps), so the hot
+    path builds no Request object; `headers` may carry content-encoding and content-length already.
+    """
+    headers = headers if headers is not None else headers_of(scope, BODY_HEADERS)
+    encoding = headers.get(b"content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedMediaType(f"content-encoding: {encoding[:40]!r} is not supported; send plain JSON")
-    declared = request.headers.get("content-length", "")
+    declared = headers.get(b"content-length", "")
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise PayloadTooLarge(f"body: {declared[:24]} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"body: more than {limit} bytes, the limit (sent without a Content-Length)")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise InvalidInput("body", "the client disconnected before sending all of it") from None
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise InvalidInput("body", "the client disconnected before sending all of it")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body: more than {limit} bytes, the limit (sent without a Content-Length)")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class JSONErrors:

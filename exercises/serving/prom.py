@@ -53,15 +53,25 @@ class PrometheusMetrics:
                                     buckets=BATCH_BUCKETS, registry=self.registry)
         self.gauges = ServerGauges(server)
         self.registry.register(self.gauges)
+        # labelled children by label values: labels() validates and hashes its arguments on every
+        # call, a cost per request; the children themselves live as long as their metric
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *values: str):
+        key = (metric, *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def on_request(self, model: str, version: int, status: str, latency_s: float) -> None:
-        self.requests.labels(model, str(version), status).inc()
+        self._child(self.requests, model, str(version), status).inc()
         if status == "ok":
-            self.latency.labels(model, str(version)).observe(latency_s)
+            self._child(self.latency, model, str(version)).observe(latency_s)
 
     def on_batch(self, model: str, version: int, record) -> None:
         if record.size:
-            self.batch_size.labels(model, str(version)).observe(record.size)
+            self._child(self.batch_size, model, str(version)).observe(record.size)
 
     def invalid(self, model: str) -> None:
         """A malformed request refused before the server saw it; `model` only if it is a loaded one."""

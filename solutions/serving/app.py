@@ -48,7 +48,7 @@ from starlette.exceptions import HTTPException
 from . import protocol
 from .control import LocalControl
 from .errors import Draining, InvalidInput, ModelNotFound, PayloadTooLarge, ServingError, UnsupportedMediaType
-from .http_io import JSONErrors, error_response, json_safe, read_body
+from .http_io import BODY_HEADERS, JSONErrors, error_response, headers_of, json_safe, read_body
 from .prom import CONTENT_TYPE_LATEST, PrometheusMetrics
 from .server import ModelServer
 
@@ -59,6 +59,21 @@ MALFORMED = (InvalidInput, PayloadTooLarge, UnsupportedMediaType)  # counted "in
 
 
 INFER_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$")  # as the routes match {name}
+
+
+class InferAnswer(Response):
+    """A 200 infer answer with its headers written once, as bytes (Response's general header
+    handling costs more per request than the JSON it carries)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, version: int):
+        self.status_code, self.body, self.background = 200, content, None
+        self.raw_headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content)),
+                            (b"x-model-version", b"%d" % version)]
+
+
+INFER_HEADERS = (*BODY_HEADERS, b"x-routing-key")
 
 
 class ServingApp(FastAPI):
@@ -75,7 +90,7 @@ class ServingApp(FastAPI):
         if scope["type"] == "http" and scope["method"] == "POST" and self.infer is not None:
             match = INFER_PATH.match(scope["path"])
             if match:  # infer() answers every error itself, as JSON
-                response = await self.infer(Request(scope, receive), match[1], match[2])
+                response = await self.infer(scope, receive, match[1], match[2])
                 return await response(scope, receive, send)
         return await super().__call__(scope, receive, send)
 
@@ -180,16 +195,17 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
         except ServingError as err:
             return error_response(err)
 
-    async def infer(request: Request, name: str, version: str | None) -> Response:
+    async def infer(scope, receive, name: str, version: str | None) -> Response:
         reached_server = False
         try:
-            body = await read_body(request, max_body_bytes)
+            headers = headers_of(scope, INFER_HEADERS)
+            body = await read_body(scope, receive, max_body_bytes, headers)
             if server.draining:  # before any lookup: a drained server has unloaded everything, and 404 would lie
                 raise Draining(f"server is draining; {name[:64]} takes no new requests")
             parsed = protocol.parse_infer_request(body)
             wanted = protocol.path_version(version)
             rows = parsed.rows(server.input_dim(name, wanted))
-            routing_key = parsed.routing_key or request.headers.get("x-routing-key") or None
+            routing_key = parsed.routing_key or headers.get(b"x-routing-key") or None
             timeout_s = parsed.timeout_ms / 1000 if parsed.timeout_ms is not None else None
             reached_server = True  # from here on the server counts the outcome itself
             # one request, however many rows; the parsed float matrix takes the server's no-copy check
@@ -202,14 +218,14 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
             if not reached_server and isinstance(err, MALFORMED):
                 metrics.invalid(name)
             return error_response(err)
-        return Response(content, media_type="application/json", headers={"X-Model-Version": str(served)})
+        return InferAnswer(content, served)
 
     # the routes FastAPI documents (and serves when called directly); ServingApp answers the same
     # requests with the same function before FastAPI's middleware, routing and parameter machinery
     @app.post("/v2/models/{name}/infer")
     @app.post("/v2/models/{name}/versions/{version}/infer")
     async def infer_route(name: str, request: Request, version: str | None = None):
-        return await infer(request, name, version)
+        return await infer(request.scope, request.receive, name, version)
 
     app.infer = infer
     app.add_middleware(JSONErrors)
@@ -224,7 +240,7 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
         if refused:
             return refused
         try:
-            argument = parse(await read_body(request, max_body_bytes))
+            argument = parse(await read_body(request.scope, request.receive, max_body_bytes))
         except MALFORMED as err:
             metrics.invalid(name)
             return error_response(err)

@@ -1,9 +1,9 @@
 """DynamicBatcher: the worker that keeps the semantics stated in batcher.py.
 
 A FIFO queue of Pending rows, one worker task that applies `firing_decision` and `take_batch`
-(batcher.py) whenever a model instance is free, one task per computing batch, and one timer
-per request with a deadline. Everything here runs on the event loop; the model call itself
-runs wherever `run_batch` sends it (the server: the version's own threads).
+(batcher.py) whenever a model instance is free, one task per computing batch, and one timer for
+the earliest deadline of the requests still unanswered (deadlines.py). Everything here runs on the event
+loop; the model call itself runs wherever `run_batch` sends it (the server: the version's own threads).
 """
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ from typing import Any, Awaitable, Callable
 
 from .batcher import BatchRecord, Pending, firing_decision, own_copy, take_batch
 from .clock import MonotonicClock
+from .deadlines import Deadlines
 from .errors import DeadlineExceeded, Draining, QueueFull
 
 RunBatch = Callable[[list[Any]], Awaitable[list[Any]]]
 
 
 class Request:
-    """What the batcher keeps per request: its future, its rows, their outputs so far, its deadline timer."""
+    """What the batcher keeps per request: its future, its rows and their outputs so far."""
 
-    __slots__ = ("future", "items", "outputs", "missing", "timer", "single")
+    __slots__ = ("future", "items", "outputs", "missing", "single")
 
     def __init__(self, future: asyncio.Future, rows: int, single: bool):
-        self.future, self.items, self.timer, self.single = future, [], None, single
+        self.future, self.items, self.single = future, [], single
         self.outputs, self.missing = [None] * rows, rows
 
 
@@ -59,6 +60,9 @@ class DynamicBatcher:
         self._freed = asyncio.Event()    # a compute ended (or, while stopping, a request was answered)
         self._expired_rows = 0           # queued rows answered DeadlineExceeded since the last record
         self._stopping = False
+        # unanswered requests are at most the queue plus what the instances compute
+        self._deadlines = Deadlines(self.clock, self._expire, lambda request: request.future.done(),
+                                    lambda: len(self.queue) + self.max_batch_size * self.instances)
         self._worker: asyncio.Task | None = None
         self._crashed: Exception | None = None
 
@@ -96,7 +100,7 @@ class DynamicBatcher:
         request = Request(future, rows, single)
         request.items = [Pending(p, now, deadline, future, request, i) for i, p in enumerate(payloads)]
         if deadline is not None:
-            request.timer = self.clock.call_at(deadline, self._expire, request)
+            self._deadlines.watch(deadline, request)
         self.queue.extend(request.items)
         self._arrived.set()
         return future
@@ -156,25 +160,17 @@ class DynamicBatcher:
             self._answer(request, request.outputs)
 
     def _answer(self, request: Request, result: Any) -> None:
-        if request.timer is not None:
-            request.timer.cancel()
         request.future.set_result(result)
 
     def _answer_error(self, request: Request, err: BaseException) -> None:
         if request.future.done():
             return
-        if request.timer is not None:
-            request.timer.cancel()
         request.future.set_exception(err)
         request.future.exception()  # answered; asyncio need not warn if the caller has gone
 
     def _expire(self, request: Request) -> None:
         """The request's deadline has come (its timer, or take_batch): answer DeadlineExceeded now."""
         if request.future.done():
-            return
-        deadline = request.items[0].deadline
-        if self.clock.now() < deadline:  # a loop may run a timer early (uvloop rounds to the millisecond)
-            request.timer = self.clock.call_at(deadline, self._expire, request)
             return
         queued = sum(not item.taken for item in request.items)
         self._expired_rows += queued
@@ -310,6 +306,7 @@ class DynamicBatcher:
             callback(record)
 
     def _stopped(self) -> None:
+        self._deadlines.close()  # every request is answered by now: nothing left to time
         callbacks, self.on_stopped = self.on_stopped, []
         for callback in callbacks:
             callback()

@@ -137,7 +137,8 @@ def test_sigterm_under_load_answers_everything_then_refuses_with_503(demo_root):
 
         with cf.ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(client, i) for i in range(8)]
-            until(lambda: len(answers) >= 30, 60)  # under load, whatever the machine's speed
+            started = time.monotonic()  # under load for 3 s at least, so some requests precede the signal by 2 s
+            until(lambda: len(answers) >= 30 and time.monotonic() - started > 3, 60)
             signalled = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             for f in futures:
@@ -147,7 +148,9 @@ def test_sigterm_under_load_answers_everything_then_refuses_with_503(demo_root):
     assert statuses.count(200) >= 30, statuses
     assert set(statuses) <= {200, 503, "refused"}, statuses  # never 404, never 500, never dropped mid-request
     assert all(retry for _, _, s, retry in answers if s == 503)
-    assert {s for _, sent, s, _ in answers if sent < signalled - 0.5} == {200}  # well before the signal: answered
+    # sent well before the signal: answered (a request sent just before it may reach the server after the
+    # drain began, and 503 is then right; 2 s covers a server starved by busy neighbours)
+    assert {s for _, sent, s, _ in answers if sent < signalled - 2.0} == {200}
     rank = {200: 0, 503: 1, "refused": 2}
     for i in range(8):  # each client sees answers, then 503 Draining, then a closed socket: never back
         mine = [rank[s] for c, _, s, _ in answers if c == i]

@@ -5,12 +5,13 @@
 Core: `shard_indices` (sharding), `ring_allreduce`, the synchronous data-parallel
 training step, atomic checkpoints that resume bit-identically.
 Stretch: `ParameterServer` with bounded staleness, failure detection and restart,
-`pipeline_parallel` (GPipe, 1F1B) and `tensor_parallel_mlp`.
+`pipeline_parallel` (GPipe, 1F1B), `tensor_parallel_mlp`, gradient all-reduce overlapped with
+backward (`OverlappedAllReduce`, as DDP does) and ZeRO stage 1 (`ZeroOptimizer`).
 The same per-rank code runs under the project's launcher (`train`) and under torchrun
 (`elastic`); experiments and tests plug into the worker loop as `WorkerHooks`.
 """
 from .launcher import WorkerFailure, launch
-from .ring import RingStep, chunk_bounds, ring_allreduce
+from .ring import RingStep, chunk_bounds, ring_all_gather, ring_allreduce, ring_reduce_scatter
 from .sharding import shard_indices
 from .checkpoint import capture_state, latest_checkpoint, load_checkpoint, restore_state, save_checkpoint
 from .data_parallel import average_gradients
@@ -26,4 +27,6 @@ from .parameter_server import ParameterServer, StalenessGate
 from .pipeline import (PipelineResult, deep_mlp, gpipe_schedule, one_f_one_b_schedule, pipeline_parallel, schedule,
                        simulate, split_stages)
 from .tensor_parallel import TensorParallelMLP, tensor_parallel_mlp
-from . import demo
+from .overlap import BucketTiming, OverlappedAllReduce, OverlapTimeline, bucket_parameters
+from .zero import ZeroOptimizer, state_bytes
+from . import demo, overlap, zero

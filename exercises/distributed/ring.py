@@ -9,6 +9,8 @@ In N - 1 all-gather steps those finished chunks travel once more around the ring
 and overwrite the stale copies. Every rank therefore sends 2 (N - 1) / N of the
 tensor whatever N is (bandwidth-optimal), and because each finished chunk is
 computed on one rank and copied everywhere, every rank ends with identical bits.
+Both phases are public (`ring_reduce_scatter`, `ring_all_gather`): ZeRO (zero.py) runs
+them with an optimizer step on each rank's finished chunk in between.
 
 Sends and receives are posted together with isend/irecv: with blocking sends all N
 ranks would send first and, for messages larger than the transport's buffers, wait
@@ -90,29 +92,13 @@ def _copy(dst, src):
     dst.copy_(src)
 
 
-def ring_allreduce(tensor: torch.Tensor, *, op: str = "sum", group=None, log: list | None = None) -> torch.Tensor:
-    """All-reduce `tensor` in place over the ring of ranks in `group`; return it.
-
-    `op` is "sum" or "mean" (mean divides the finished sum by the world size, floating
-    dtypes only). Any shape and size works, including fewer elements than ranks (some
-    chunks are then empty and skipped). Rank r sends only to (r + 1) % N and receives only
-    from (r - 1) % N, one chunk per step: N - 1 reduce-scatter steps (add the received chunk
-    into the local one) after which rank r holds the complete sum of chunk (r + 1) % N, then
-    N - 1 all-gather steps (overwrite the local chunk with the received one). Contiguous
-    tensors are reduced in place. If `log` is a list, one RingStep per step is appended.
-    """
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"ring_allreduce needs a torch.Tensor, got {type(tensor).__name__}")
-    if op not in ("sum", "mean"):
-        raise ValueError(f"op must be 'sum' or 'mean', got {op!r}")
-    if op == "mean" and not tensor.is_floating_point():
-        raise TypeError(f"op='mean' needs a floating dtype, got {tensor.dtype}")
+def _ring(flat: torch.Tensor, group, log: list | None):
+    """(rank, world size, step) for one pass over the ring; `step(phase, s, send_i, recv_i, combine)`
+    exchanges chunk send_i with the neighbours (see `_exchange`) and logs a RingStep."""
     world = dist.get_world_size(group)
     rank = dist.get_rank(group)
     right = dist.get_global_rank(group, (rank + 1) % world) if group is not None else (rank + 1) % world
     left = dist.get_global_rank(group, (rank - 1) % world) if group is not None else (rank - 1) % world
-    # work in place when we can: a 64 MB clone costs as much as the whole transfer
-    flat = tensor.detach().view(-1) if tensor.is_contiguous() else tensor.detach().reshape(-1).clone()
     chunks = [flat[a:b] for a, b in chunk_bounds(flat.numel(), world)]
     nbytes = flat.element_size()
 
@@ -121,10 +107,70 @@ def ring_allreduce(tensor: torch.Tensor, *, op: str = "sum", group=None, log: li
         if log is not None:
             log.append(RingStep(phase, s, send_i, recv_i, chunks[send_i].numel() * nbytes))
 
-    # Exercise 3.2: ring all-reduce: reduce-scatter then all-gather.
-    # Hint: call step(phase, s, send_index, recv_index, _add or _copy) N - 1 times per phase;
-    # Hint: after reduce-scatter, rank r owns the finished chunk (r + 1) % N.
-    raise NotImplementedError('Exercise 3.2: ring all-reduce: reduce-scatter then all-gather - see notebooks/03_distributed_training.ipynb, section 2')
+    return rank, world, step
+
+
+def _check_flat(flat, name: str) -> None:
+    if not isinstance(flat, torch.Tensor):
+        raise TypeError(f"{name} needs a torch.Tensor, got {type(flat).__name__}")
+    if flat.dim() != 1 or not flat.is_contiguous():
+        raise ValueError(f"{name} needs a contiguous 1-D tensor, got shape {tuple(flat.shape)}"
+                         f"{'' if flat.is_contiguous() else ' (not contiguous)'}")
+
+
+def ring_reduce_scatter(flat: torch.Tensor, *, group=None, log: list | None = None) -> int:
+    """The ring's first phase, in place on the 1-D contiguous `flat`: N - 1 steps, each sending one
+    chunk (`chunk_bounds`) right and adding the chunk received from the left into the local copy.
+
+    Afterwards this rank holds the complete sum over all ranks of chunk (rank + 1) % N, whose index it
+    returns; the other chunks hold partial sums. If `log` is a list, one RingStep per step is appended.
+    """
+    _check_flat(flat, "ring_reduce_scatter")
+    rank, world, step = _ring(flat.detach(), group, log)
+    # Exercise 3.2: reduce-scatter: N - 1 steps that add.
+    # Hint: step("reduce-scatter", s, send_index, recv_index, _add) for s in 0..N-2;
+    # Hint: afterwards rank r owns the finished chunk (r + 1) % N.
+    raise NotImplementedError('Exercise 3.2: reduce-scatter: N - 1 steps that add - see notebooks/03_distributed_training.ipynb, section 2')
+    return (rank + 1) % world
+
+
+def ring_all_gather(flat: torch.Tensor, *, group=None, log: list | None = None) -> torch.Tensor:
+    """The ring's second phase, in place on the 1-D contiguous `flat`: rank r's chunk (r + 1) % N (what
+    `ring_reduce_scatter` finished there) travels once around the ring in N - 1 steps and overwrites the
+    other ranks' copies, so every rank ends with the same bits in every chunk. Returns `flat`.
+    """
+    _check_flat(flat, "ring_all_gather")
+    rank, world, step = _ring(flat.detach(), group, log)
+    # Exercise 3.2: all-gather: N - 1 steps that copy.
+    # Hint: step("all-gather", s, send_index, recv_index, _copy) for s in 0..N-2; rank r starts by
+    # Hint: sending the chunk it owns, (r + 1) % N.
+    raise NotImplementedError('Exercise 3.2: all-gather: N - 1 steps that copy - see notebooks/03_distributed_training.ipynb, section 2')
+    return flat
+
+
+def ring_allreduce(tensor: torch.Tensor, *, op: str = "sum", group=None, log: list | None = None) -> torch.Tensor:
+    """All-reduce `tensor` in place over the ring of ranks in `group`; return it.
+
+    `op` is "sum" or "mean" (mean divides the finished sum by the world size, floating
+    dtypes only). Any shape and size works, including fewer elements than ranks (some
+    chunks are then empty and skipped). Rank r sends only to (r + 1) % N and receives only
+    from (r - 1) % N, one chunk per step: N - 1 reduce-scatter steps (`ring_reduce_scatter`: add
+    the received chunk into the local one) after which rank r holds the complete sum of chunk
+    (r + 1) % N, then N - 1 all-gather steps (`ring_all_gather`: overwrite the local chunk with the
+    received one). Contiguous tensors are reduced in place. If `log` is a list, one RingStep per step
+    is appended.
+    """
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"ring_allreduce needs a torch.Tensor, got {type(tensor).__name__}")
+    if op not in ("sum", "mean"):
+        raise ValueError(f"op must be 'sum' or 'mean', got {op!r}")
+    if op == "mean" and not tensor.is_floating_point():
+        raise TypeError(f"op='mean' needs a floating dtype, got {tensor.dtype}")
+    world = dist.get_world_size(group)
+    # work in place when we can: a 64 MB clone costs as much as the whole transfer
+    flat = tensor.detach().view(-1) if tensor.is_contiguous() else tensor.detach().reshape(-1).clone()
+    ring_reduce_scatter(flat, group=group, log=log)
+    ring_all_gather(flat, group=group, log=log)
     if op == "mean":
         flat /= world
     if flat.data_ptr() != tensor.data_ptr():

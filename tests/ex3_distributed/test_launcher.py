@@ -27,7 +27,7 @@ def test_workers_inherit_implementation_and_use_one_thread():
 @pytest.mark.timeout(30)
 def test_worker_exception_is_relayed_with_type_and_message_and_fails_fast():
     start = time.monotonic()
-    with pytest.raises(distributed.WorkerFailure, match="rank 1: NotImplementedError: Exercise 3.9") as info:
+    with pytest.raises(distributed.WorkerFailure, match="rank 1: NotImplementedError: Exercise 9.9") as info:
         distributed.launch(workers.raise_on_rank1, 2, timeout=20)
     assert info.value.kind == "error" and info.value.rank == 1
     assert time.monotonic() - start < 15  # far below the 20 s group timeout (generous: shared CPU)

@@ -99,7 +99,7 @@ def unused_on_rank1():
 
 def raise_on_rank1(rank, world_size):
     if rank == 1:
-        raise NotImplementedError("Exercise 3.9: a test stub - see nowhere")
+        raise NotImplementedError("Exercise 9.9: a test stub - see nowhere")
     t = torch.ones(1)
     dist.all_reduce(t)  # rank 0 blocks here until the coordinator kills it
     return t.numpy()

@@ -153,22 +153,13 @@ class Evaluator:
             yield flush()
 
 
-def gather_warnings(predictions, references, metrics) -> list[str]:
-    """Human-readable warnings about the data that make some metric numbers misleading."""
-    from .tokenizers import dropped_by_rouge_tokenizer
-
+def gather_warnings(predictions, references, metrics: Mapping[str, Metric]) -> list[str]:
+    """Human-readable warnings about the data that make some metric numbers misleading: empty
+    predictions, then each metric's own `data_warnings` (a note repeated by two metrics is kept once)."""
     notes = []
     empty = sum(1 for p in predictions if isinstance(p, str) and not p.strip())
     if empty:
         notes.append(f"{empty} empty prediction(s)")
-    uses_rouge = any(m.name == "rouge" for m in metrics.values())
-    if uses_rouge:
-        texts = [t for p, r in zip(predictions, references)
-                 for t in [p, *([r] if isinstance(r, str) else r)] if isinstance(t, str)]
-        if any("rougeLsum" in getattr(m, "rouge_types", ()) for m in metrics.values()) and \
-                not any("\n" in t for t in texts):
-            notes.append("rougeLsum: no text has a newline, so rougeLsum equals rougeL")
-        dropped = "".join(sorted({c for t in texts for c in dropped_by_rouge_tokenizer(t)}))
-        if dropped:
-            notes.append(f"ROUGE's ASCII tokenizer dropped these characters: {dropped[:40]}")
+    for metric in metrics.values():
+        notes += [n for n in metric.data_warnings(predictions, references) if n not in notes]
     return notes

@@ -63,7 +63,8 @@ class Metric:
 
     The protocol is `update(predictions, references)`, `merge(other)`, `compute()` and `signature`.
     `primary` names the headline key of `score`; `item_value(stats)` scores a single item
-    (for per-item comparisons and worst-k examples).
+    (for per-item comparisons and worst-k examples); `data_warnings(predictions, references)` lists
+    what in the data makes this metric's number misleading (the evaluator gathers them for the report).
     """
 
     name: ClassVar[str] = "metric"
@@ -89,6 +90,9 @@ class Metric:
 
     def item_value(self, stats) -> float:
         return self.score(stats)[self.primary]
+
+    def data_warnings(self, predictions: Sequence, references: Sequence) -> list[str]:
+        return []
 
     def to_vector(self, stats) -> list[float]:
         """Statistics as a flat vector (for vectorized bootstrap resampling): sums become dot products."""

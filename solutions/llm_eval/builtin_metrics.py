@@ -11,6 +11,7 @@ from fractions import Fraction
 from .bleu import BLEU, BLEUStats, as_reference_list, bleu_from_stats
 from .metric import Metric, Sums, exact, register_metric
 from .rouge import ROUGE_TYPES, check_rouge_types, rouge, warn_if_no_newlines
+from .tokenizers import dropped_by_rouge_tokenizer
 
 
 def _mean(total, n) -> float:
@@ -36,7 +37,11 @@ class CorpusBLEU(Metric):
         return {"score": s.score, "bp": s.bp, **{f"p{n}": p for n, p in enumerate(s.precisions, 1)}}
 
     def item_value(self, stats):
-        return bleu_from_stats(stats, smooth=self.bleu.smooth, effective_order=True)[0]
+        """Sentence BLEU of one item with every option of this metric (its statistics already hold the
+        tokenizer and case; smoothing and its value apply here), effective order always on, as in
+        sacreBLEU's sentence_bleu: without it a sentence shorter than 4 tokens scores about 0."""
+        return bleu_from_stats(stats, smooth=self.bleu.smooth, smooth_value=self.bleu.smooth_value,
+                               effective_order=True)[0]
 
     def options(self):
         return {"bleu": str(self.bleu.signature(0)).split("|", 1)[1]}
@@ -106,6 +111,17 @@ class MeanROUGE(Metric):
 
     def options(self):
         return {"types": "+".join(self.rouge_types), "stem": "yes" if self.use_stemmer else "no", "tok": "ascii"}
+
+    def data_warnings(self, predictions, references):
+        texts = [t for p, r in zip(predictions, references)
+                 for t in [p, *([r] if isinstance(r, str) else r)] if isinstance(t, str)]
+        notes = []
+        if "rougeLsum" in self.rouge_types and not any("\n" in t for t in texts):
+            notes.append("rougeLsum: no text has a newline, so rougeLsum equals rougeL")
+        dropped = "".join(sorted({c for t in texts for c in dropped_by_rouge_tokenizer(t)}))
+        if dropped:
+            notes.append(f"ROUGE's ASCII tokenizer dropped these characters: {dropped[:40]}")
+        return notes
 
 
 def normalize_answer(text: str) -> str:

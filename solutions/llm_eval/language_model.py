@@ -2,7 +2,10 @@
 
 A language model here is anything with
   - `name`: a string for signatures,
-  - `tokenize(text) -> list[int]` (a model may prepend a BOS token so the first word is scored),
+  - `tokenize(text) -> list[int]`: a *prefix* token that spells no text (BOS or end-of-text) followed
+    by the text's tokens. Token 0 is only ever context, so the prefix is what lets the text's first
+    token be scored (lm-evaluation-harness scores a document from its end-of-text token the same way);
+    `tokenize("")` is therefore `[prefix]`, never empty,
   - `log_probs(ids) -> list[float]`: for a window of ids, log p(ids[t] | ids[:t]) for t = 1..len-1,
     seeing nothing before the window.
 `HFCausalLM` wraps any transformers causal LM (a local checkpoint directory or a model object);
@@ -27,10 +30,13 @@ class LanguageModel(Protocol):
 class HFCausalLM:
     """A transformers causal LM: `HFCausalLM("path/to/checkpoint")` or `HFCausalLM(model, tokenizer)`.
 
-    `tokenizer` needs only `encode(text) -> list[int]`. Runs on CPU in eval mode without gradients.
+    `tokenizer` needs only `encode(text) -> list[int]`. Every text is scored after `prefix_token_id`,
+    by default the tokenizer's BOS token, else its end-of-text (EOS) token, as lm-evaluation-harness
+    chooses it; a transformers tokenizer encodes without its own special tokens so the prefix is not
+    doubled. Runs on CPU in eval mode without gradients.
     """
 
-    def __init__(self, model, tokenizer=None, name: str | None = None):
+    def __init__(self, model, tokenizer=None, name: str | None = None, *, prefix_token_id: int | None = None):
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -42,9 +48,27 @@ class HFCausalLM:
             raise ValueError("HFCausalLM needs a tokenizer with an encode(text) method")
         self.model, self.tokenizer = model.eval(), tokenizer
         self.name = name or type(model).__name__
+        self.prefix_token_id = self._prefix(prefix_token_id)
+        from transformers import PreTrainedTokenizerBase
+
+        self._plain_encode = isinstance(tokenizer, PreTrainedTokenizerBase)
+
+    def _prefix(self, given: int | None) -> int:
+        if given is None:
+            given = next((i for i in (getattr(self.tokenizer, "bos_token_id", None),
+                                      getattr(self.tokenizer, "eos_token_id", None)) if i is not None), None)
+            if given is None:
+                raise ValueError("HFCausalLM: the tokenizer has no bos_token_id or eos_token_id; pass "
+                                 "prefix_token_id=<id> (the token every text is scored after)")
+        vocab = getattr(getattr(self.model, "config", None), "vocab_size", None)
+        if not isinstance(given, int) or given < 0 or (vocab is not None and given >= vocab):
+            raise ValueError(f"prefix_token_id must be a token id in [0, {vocab}), got {given!r}")
+        return given
 
     def tokenize(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text))
+        if self._plain_encode:  # a transformers tokenizer would add its own BOS (Llama) next to the prefix
+            return [self.prefix_token_id, *self.tokenizer.encode(text, add_special_tokens=False)]
+        return [self.prefix_token_id, *self.tokenizer.encode(text)]
 
     def log_probs(self, ids: list[int]) -> list[float]:
         import torch

@@ -3,8 +3,16 @@
 For a text of L tokens and 1 <= stride < max_length, window k covers ids[k*stride : k*stride + max_length] (clipped at L);
 windows stop at the first one that reaches the end. Token t (t >= 1) is scored in the first
 window whose end is past t, with the tokens of that window before t as its context. Token 0
-is never a target (no context; models that want it scored prepend a BOS token). The
-perplexity is exp(total NLL / number of scored tokens) over all texts together.
+is never a target (it has no context): it is the model's prefix token (BOS or end-of-text, see
+`language_model`), so every token of the text itself is scored. The perplexity is
+exp(total NLL / number of scored tokens) over all texts together.
+
+Bits per byte = -(sum of log2 p over the scored tokens) / (UTF-8 bytes those tokens spell), pooled
+over all texts. Since the prefix spells no text and every text token is scored, the denominator is
+all the texts' bytes: a one-token text adds one scored token and its bytes, an empty text adds
+nothing, and with no scored token at all both numbers are NaN. This is lm-evaluation-harness's
+`bits_per_byte` (documents scored from an end-of-text prefix, summed log-likelihood over summed
+bytes); unlike perplexity it compares models with different tokenizers.
 
 The loop in the transformers guide "Perplexity of fixed-length models" multiplies each
 window's mean loss by (targets - 1) and divides by the token count: with overlapping windows
@@ -26,7 +34,7 @@ class PerplexityResult:
     perplexity: float
     nll: float  # mean negative log-likelihood per scored token, in nats
     n_tokens: int
-    bits_per_byte: float  # -sum(log p) / UTF-8 bytes / ln 2
+    bits_per_byte: float  # -sum(log p) / UTF-8 bytes / ln 2 (see the module docstring)
     signature: str
 
 
@@ -70,16 +78,27 @@ def text_loglik(model: LanguageModel, ids: Sequence[int], max_length: int, strid
     # END SOLUTION
 
 
+def check_model(model) -> None:
+    if not isinstance(model, LanguageModel):
+        raise ValueError("model must provide name, tokenize(text) and log_probs(ids) (the LanguageModel protocol)")
+    if not model.tokenize(""):
+        # without a prefix the first token of every text would be context only, yet its bytes would count
+        raise ValueError(f"model {model.name!r}: tokenize('') returned no ids; tokenize must start every text "
+                         "with a prefix token (BOS or end-of-text) so that the text's first token is scored")
+
+
 def perplexity_stats(model: LanguageModel, text: str, max_length: int, stride: int) -> Sums:
+    """(sum of log p, scored tokens, UTF-8 bytes) of one text: every text token is scored, so every byte."""
     loglik, count = text_loglik(model, model.tokenize(text), max_length, stride)
     return Sums((exact(loglik), count, len(text.encode("utf-8"))))
 
 
 def perplexity_from_stats(stats: Sums, signature: str) -> PerplexityResult:
     loglik, count, n_bytes = stats or (Fraction(0), 0, 0)
-    nll = float(-loglik / count) if count else float("nan")
-    return PerplexityResult(math.exp(nll) if count else float("nan"), nll, count,
-                            float(-loglik / n_bytes) / math.log(2) if n_bytes else float("nan"), signature)
+    if not count:  # nothing scored: both numbers are undefined (0.0 would read as a perfect model)
+        return PerplexityResult(float("nan"), float("nan"), 0, float("nan"), signature)
+    nll = float(-loglik / count)
+    return PerplexityResult(math.exp(nll), nll, count, float(-loglik / n_bytes) / math.log(2), signature)
 
 
 def signature_of(model: LanguageModel, max_length: int, stride: int) -> str:
@@ -91,8 +110,7 @@ def perplexity(model: LanguageModel, texts: Sequence[str], *, max_length: int, s
     if isinstance(texts, str) or not isinstance(texts, Sequence):
         raise ValueError("texts must be a list of strings, not a bare string")
     check_window(max_length, stride)
-    if not isinstance(model, LanguageModel):
-        raise ValueError("model must provide name, tokenize(text) and log_probs(ids) (the LanguageModel protocol)")
+    check_model(model)
     stats = sum((perplexity_stats(model, t, max_length, stride) for t in texts), Sums())
     return perplexity_from_stats(stats, signature_of(model, max_length, stride))
 
@@ -106,6 +124,7 @@ class Perplexity(Metric):
 
     def __init__(self, model: LanguageModel, max_length: int = 128, stride: int = 64):
         check_window(max_length, stride)
+        check_model(model)
         self.model, self.max_length, self.stride = model, max_length, stride
         super().__init__()
 

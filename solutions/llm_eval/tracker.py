@@ -98,6 +98,7 @@ class EvalTracker:
         if metric:
             query, args = query + " AND metric = ?", args + [metric]
         frame = pd.read_sql_query(query + " ORDER BY run, metric", self.db, params=args)
+        frame[["ci_low", "ci_high"]] = frame[["ci_low", "ci_high"]].astype(float)  # NULL (no interval) -> NaN
         frame["ci_half"] = (frame["ci_high"] - frame["ci_low"]) / 2
         return frame
 
@@ -118,6 +119,8 @@ class EvalTracker:
             if row is None:
                 continue
             prev, prev_low, prev_high, higher = row
+            # SQLite stores a NaN interval (a run logged without per-item statistics) as NULL
+            prev_low, prev_high = (float("nan") if x is None else x for x in (prev_low, prev_high))
             low, high = result_interval(result, key)
             # BEGIN SOLUTION [1.8] flag a significant drop against the last comparable run (section 9)
             # HINT: NaN intervals (no per-item statistics) can never be significant.

@@ -3,7 +3,7 @@ import math
 
 import pytest
 import sacrebleu
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from mlpractice.impl import load
 
@@ -61,6 +61,31 @@ def test_smoothing_values_equal_sacrebleu(hyp, refs, smooth, value):
     ours = llm_eval.sentence_bleu(hyp, refs, smooth=smooth, smooth_value=value)
     theirs = sacrebleu.sentence_bleu(hyp, as_list(refs), smooth_method=smooth, smooth_value=value)
     assert_same(ours, theirs)
+
+
+item_options = st.fixed_dictionaries({
+    "tokenize": st.sampled_from(TOKENIZERS),
+    "smooth": st.sampled_from(SMOOTHINGS),
+    "smooth_value": st.sampled_from([None, 0.01, 0.5, 2.0]),
+    "effective_order": st.booleans(),
+    "lowercase": st.booleans(),
+})
+
+
+@settings(max_examples=200, deadline=None)
+@given(text, references(), item_options)
+@example("a cat sat", "the cat sat down", {"tokenize": "13a", "smooth": "floor", "smooth_value": 0.5,
+                                           "effective_order": False, "lowercase": False})  # a zero 3-gram match
+@example("A Cat sat", "a cat sat there", {"tokenize": "intl", "smooth": "add-k", "smooth_value": 2.0,
+                                          "effective_order": True, "lowercase": True})
+def test_metric_item_value_is_sentence_bleu_with_every_option(hyp, refs, o):
+    """The per-item value (win/tie/loss, worst items) is sacreBLEU's sentence BLEU with all of the
+    metric's options: tokenizer, case, smoothing method and value; effective order always on."""
+    metric = llm_eval.get_metric("bleu", **o)
+    value = metric.item_value(metric.item_stats(hyp, refs))
+    theirs = sacrebleu.sentence_bleu(hyp, as_list(refs), smooth_method=o["smooth"], smooth_value=o["smooth_value"],
+                                     tokenize=o["tokenize"], lowercase=o["lowercase"], use_effective_order=True)
+    assert math.isclose(value, theirs.score, rel_tol=0, abs_tol=1e-9), (value, theirs.score)
 
 
 @settings(max_examples=200, deadline=None)

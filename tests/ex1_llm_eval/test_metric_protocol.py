@@ -123,6 +123,7 @@ def test_evaluate_stream_final_equals_evaluate(corpus, batch_size):
     assert running[-1].results == batch.results
 
 
+@pytest.mark.scaffold  # batching model calls is the Evaluator's given code
 def test_evaluate_calls_a_model_in_batches():
     calls = []
 
@@ -135,3 +136,30 @@ def test_evaluate_calls_a_model_in_batches():
     assert calls == [2, 2, 1]
     assert result["exact_match"].value == 1.0
     assert result.item_values["exact_match"] == [1.0] * 5
+
+
+@pytest.mark.scaffold  # the Evaluator and the warnings are given code
+def test_evaluator_gathers_warnings_from_each_metric():
+    """Warnings come through the protocol (`Metric.data_warnings`), whatever a metric is called."""
+    class Lengths(llm_eval.Metric):
+        name = "lengths_test"
+
+        def item_stats(self, prediction, reference):
+            return llm_eval.Sums((len(prediction), 1))
+
+        def score(self, stats):
+            total, n = stats or (0, 0)
+            return {"score": total / n if n else 0.0}
+
+        def data_warnings(self, predictions, references):
+            return [f"{sum(len(p) > 5 for p in predictions)} long prediction(s)"]
+
+    rouge = llm_eval.get_metric("rouge")
+    data = [{"reference": "one sentence here"}, {"reference": "naïve café"}]
+    with pytest.warns(UserWarning, match="rougeLsum splits sentences on newlines"):
+        result = llm_eval.Evaluator({"len": Lengths(), "r": rouge, "r2": rouge.fresh()}).evaluate(
+            ["a longer one", ""], data)
+    assert result.warnings == ["1 empty prediction(s)", "1 long prediction(s)",
+                               "rougeLsum: no text has a newline, so rougeLsum equals rougeL",
+                               "ROUGE's ASCII tokenizer dropped these characters: éï"]
+    assert llm_eval.get_metric("bleu").data_warnings(["a"], ["a"]) == []

@@ -9,6 +9,7 @@ llm_eval = load("llm_eval")
 pytestmark = pytest.mark.exercise("1.7", "paired bootstrap comparison and report (stretch)")
 
 
+@pytest.mark.scaffold  # the report is given code (its numbers come from compare, tested in test_compare.py)
 def test_report_has_table_significance_trend_worst_items_and_warnings(tmp_path):
     data = eval_set(24)
     evaluator = llm_eval.Evaluator(["bleu", "rouge", "f1"])
@@ -44,7 +45,7 @@ def completions_server():
         yield url
 
 
-@pytest.mark.exercise("1.3", "metric protocol: update, merge, compute")  # the Evaluator, not the report
+@pytest.mark.scaffold  # the model adapters are given code
 @pytest.mark.timeout(30)
 def test_openai_compatible_endpoint_and_callable_adapters(completions_server):
     data = [{"prompt": f"Shout: word {i}", "reference": f"WORD {i}"} for i in range(5)]

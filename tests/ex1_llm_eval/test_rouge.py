@@ -3,7 +3,7 @@ import math
 import warnings
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from rouge_score import rouge_scorer
 
 from mlpractice.impl import load
@@ -31,6 +31,7 @@ def assert_same(ours, theirs):
 
 @settings(max_examples=500, deadline=None)
 @given(rouge_text, rouge_text, st.booleans())
+@example("a\nc b a", "a c", False)  # an LCS tie: read back with >= instead of > picks the other LCS
 def test_rouge_equals_rouge_score(prediction, reference, stem):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -45,6 +46,17 @@ def test_multi_reference_takes_best_f_like_score_multi(prediction, refs, stem):
         warnings.simplefilter("ignore")
         ours = llm_eval.rouge(prediction, refs, rouge_types=TYPES, use_stemmer=stem)
     assert_same(ours, SCORERS[stem].score_multi(refs, prediction))
+
+
+def test_lsum_reads_the_lcs_back_as_rouge_score_on_a_tie():
+    """"c b a" against "a c" has two LCS of length 1; rouge-score reads back "c" (moves up on a tie),
+    so of the reference only "c" is hit: P = 1/4, R = 1/2."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = llm_eval.rouge("a\nc b a", "a c", rouge_types=["rougeLsum"])["rougeLsum"]
+    assert (score.precision, score.recall) == (0.25, 0.5)
+    assert score.fmeasure == pytest.approx(1 / 3, abs=1e-12)
+    assert score.fmeasure == pytest.approx(SCORERS[False].score("a c", "a\nc b a")["rougeLsum"].fmeasure, abs=1e-12)
 
 
 def test_known_values_and_empty():

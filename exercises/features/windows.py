@@ -11,8 +11,9 @@ Times are integer milliseconds of event time; durations accept ints (ms),
   with `start = ts - (ts mod slide) - k * slide`, k = 0, 1, ... while
   `start + size > ts`; end exclusive, so an event on a boundary belongs to the
   window that starts there, not the one that ends there.
-- `SessionWindow(gap)`: an event opens `[ts, ts + gap)`; overlapping sessions of
-  a key merge (see pipeline.SessionState), so a session ends `gap` after its last event.
+- `SessionWindow(gap)`: an event opens `[ts, ts + gap)`; sessions of a key that
+  overlap or touch merge (operator.py), so a session ends `gap` after its last event
+  and events exactly `gap` apart share one, as in Flink.
 - `ContinuousWindow(size)`: "the last `size` as of each event", what online
   features mostly are. The pinned contract: the window of the event at time t is
   `(t - size, t]` over the same key, ties broken by (event time, arrival
@@ -101,7 +102,7 @@ class SessionWindow:
         object.__setattr__(self, "gap", _positive("SessionWindow gap", self.gap))
 
     def assign(self, ts: int) -> list[tuple[int, int]]:
-        """The proto-session [ts, ts + gap); overlapping sessions are merged by the pipeline."""
+        """The proto-session [ts, ts + gap); overlapping or touching sessions are merged by the pipeline."""
         return [(ts, ts + self.gap)]
 
 

@@ -1,0 +1,178 @@
+# Starter code generated from solutions/features/operator.py by `make exercises`.
+# Replace each `raise NotImplementedError(...)` with your code; `make reset EX=4` restores this file.
+"""The operator half of the pipeline: the watermark buffer, window state, timers, firing and lateness.
+
+Lateness follows Flink's window operator, decided per window, not per event:
+
+- An event with `ts >= watermark` (as it arrives) is on time: it waits in the buffer and is
+  applied to every feature in (ts, arrival) order once the watermark passes it.
+- An event behind the watermark is applied at once to each tumbling / sliding window it
+  belongs to that is not late, i.e. while `end + allowed_lateness > watermark` (Flink's
+  `isWindowLate` is the negation); a session first merges with the key's sessions and is
+  kept if the merged session is not late. A window whose end the watermark has passed fires
+  again, `update=True`. Windows that are late drop the event.
+- Continuous features never take an event behind the watermark: their per-event rows are
+  final once emitted (the rule of Flink's event-time OVER windows). Such an event goes to the
+  late side output naming them (reason "behind the watermark"); one that no feature took
+  goes there naming every feature (reason "too late").
+- A window `[start, end)` fires when `watermark >= end`; its state is kept until
+  `watermark >= end + allowed_lateness`, then dropped.
+"""
+from __future__ import annotations
+
+import heapq
+
+from .admission import ON_TIME
+from .aggregates import make_aggregate
+from .definitions import Feature, LateEvent, WindowResult
+from .windows import ContinuousWindowState, SessionWindow
+
+FIRE, PURGE = 0, 1
+
+
+class WindowOperator:
+    """Mixin of FeaturePipeline: needs the feature tables (`groups`, `windowed`, `row_fields`,
+    `continuous_names`, `features`), `allowed_lateness`, the state (`watermark`, `buffer`,
+    `continuous_state`, `window_state`, `timers`, `timer_seq`, `touched`), `stats` and the sinks."""
+
+    def apply(self, event, seq, kind, watermark_before, watermark_after) -> list[dict]:
+        """Apply one admitted event (the operator half of `process`); returns released rows."""
+        rows = self.advance(watermark_before) if watermark_before > self.watermark else []
+        if kind == ON_TIME:
+            heapq.heappush(self.buffer, (event["ts"], seq, event))
+        else:
+            self.apply_late(event)
+        return rows + self.advance(watermark_after)
+
+    def advance(self, watermark) -> list[dict]:
+        """Move the watermark forward (never back), release buffered events, fire windows."""
+        if watermark > self.watermark:
+            self.watermark = watermark
+        rows = []
+        buffer = self.buffer
+        while buffer and buffer[0][0] <= self.watermark:
+            ts, seq, event = heapq.heappop(buffer)
+            rows.append(self._apply_on_time(event, ts, seq))
+        if self.timers and self.timers[0][0] <= self.watermark:
+            self._fire()
+        return rows
+
+    def _apply_on_time(self, event, ts, seq) -> dict:
+        row = {"event_id": event["event_id"], "ts": ts, "seq": seq}
+        for field in self.row_fields:
+            row[field] = event[field]
+        touched = self.touched
+        for group, feats in self.groups.items():
+            key_field, value_field, size = group
+            entity = event[key_field]
+            states = self.continuous_state[group]
+            state = states.get(entity)
+            if state is None:
+                state = states[entity] = ContinuousWindowState(size, [f.agg for f in feats])
+            results = state.add(ts, event[value_field] if value_field else None)
+            for f, r in zip(feats, results):
+                row[f.name] = r
+            touched.add((group, entity))
+        for f in self.windowed:
+            self._apply_windowed(f, event)
+        return row
+
+    # ------------------------------------------------------------------ lateness
+    def window_is_late(self, end: int, watermark) -> bool:
+        """Whether window [start, end) can no longer take an event: its state is gone.
+
+        True once the watermark has reached the window's end plus the allowed lateness
+        (`end + allowed_lateness <= watermark`); until then a late event still updates it.
+        """
+        # Exercise 4.5: Flink's lateness rule and the late side output.
+        # Hint: the window is kept while end + allowed_lateness > watermark; mind the equality.
+        raise NotImplementedError("Exercise 4.5: Flink's lateness rule and the late side output - see notebooks/04_feature_pipeline.ipynb, section 5")
+
+    def apply_late(self, event):
+        """Apply an event behind the watermark to the windows that still take it, and account for it.
+
+        `self._apply_windowed(f, event, self.watermark)` applies it to window feature f's windows
+        that are not late (`window_is_late`) and says whether any took it; continuous features
+        never take it. If some feature took it: stats["accepted"] and stats["late_allowed"] += 1,
+        and if some did not, `self.emit_late(LateEvent(event, "behind the watermark", <their names>))`.
+        If none took it: stats["late_dropped"] += 1 and
+        `self.emit_late(LateEvent(event, "too late", <every feature name>))`. Names in feature order.
+        """
+        # Exercise 4.5: Flink's lateness rule and the late side output.
+        # Hint: nothing is dropped silently: every event some feature did not apply reaches the late sink.
+        raise NotImplementedError("Exercise 4.5: Flink's lateness rule and the late side output - see notebooks/04_feature_pipeline.ipynb, section 5")
+
+    # ------------------------------------------------------------- window state
+    def _apply_windowed(self, f: Feature, event, watermark=None) -> bool:
+        """Apply `event` to f's windows (only those not late when `watermark` is given); True if any took it."""
+        entity = event[f.key]
+        value = event[f.value] if f.value else None
+        states = self.window_state[f.name]
+        windows = states.get(entity)
+        if windows is None:
+            windows = states[entity] = {}
+        taken = False
+        if isinstance(f.window, SessionWindow):
+            start, end = self._apply_session(f, entity, windows, event["ts"], value)
+            taken = watermark is None or not self.window_is_late(end, watermark)
+            if not taken:
+                # retired as Flink does: a late merged session can only be the event's own, since
+                # every session kept is not late, and merging with one would have made it so
+                del windows[(start, end)]
+        else:
+            for start, end in f.window.assign(event["ts"]):
+                if watermark is not None and self.window_is_late(end, watermark):
+                    continue
+                taken = True
+                slot = windows.get((start, end))
+                if slot is None:
+                    slot = windows[(start, end)] = [make_aggregate(f.agg), False, False]
+                    self._timer(end, FIRE, f.name, entity, start, end)
+                slot[0].add(value)
+                if slot[1]:
+                    self.emit_fired(WindowResult(f.name, entity, start, end, slot[0].result(), True))
+        if not windows:
+            del states[entity]
+        return taken
+
+    def _apply_session(self, f: Feature, entity, windows: dict, ts: int, value) -> tuple[int, int]:
+        """Open [ts, ts + gap), merge every session of this key it overlaps or touches; return the merged key.
+
+        `windows` maps (start, end) -> [aggregate, fired, ever_fired]. Sessions [s, e) and
+        [start, end) merge when s <= end and start <= e: touching windows merge, as Flink's
+        TimeWindow.intersects has it, so events exactly `gap` apart share a session. Replace
+        the merged sessions by one entry keyed (min start, max end) whose aggregate merges
+        theirs in start order and then the new event's (`proto`) last, so that `last` ends on
+        the newest value; fired=False, ever_fired = any(ever_fired of the merged). Schedule it
+        with `self._timer(end, FIRE, f.name, entity, start, end)` (timers of removed keys are ignored).
+        """
+        start, end = f.window.assign(ts)[0]
+        proto = make_aggregate(f.agg)
+        proto.add(value)
+        # Exercise 4.6: merge overlapping and touching sessions.
+        # Hint: [s, e) joins [start, end) when s <= end and start <= e; fold the new event in last.
+        raise NotImplementedError('Exercise 4.6: merge overlapping and touching sessions - see notebooks/04_feature_pipeline.ipynb, section 6')
+
+    def _timer(self, time, kind, name, entity, start, end):
+        # the running number keeps the heap from ever comparing entities (keys may mix str and int)
+        self.timer_seq += 1
+        heapq.heappush(self.timers, (time, kind, self.timer_seq, name, entity, start, end))
+
+    def _fire(self):
+        emit = self.emit_fired
+        while self.timers and self.timers[0][0] <= self.watermark:
+            _, kind, _, name, entity, start, end = heapq.heappop(self.timers)
+            windows = self.window_state[name].get(entity)
+            slot = windows.get((start, end)) if windows else None
+            if slot is None:
+                continue  # merged into a larger session, retired, or already purged
+            if kind == FIRE:
+                if slot[1]:
+                    continue
+                emit(WindowResult(name, entity, start, end, slot[0].result(), slot[2]))
+                slot[1] = slot[2] = True
+                self._timer(end + self.allowed_lateness, PURGE, name, entity, start, end)
+            else:
+                del windows[(start, end)]
+                if not windows:
+                    del self.window_state[name][entity]

@@ -20,7 +20,7 @@ export OMP_NUM_THREADS=1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test test-solutions test-stubs test-notebooks stale check exercises reset notebooks nbval doctor bench versions
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks stale check exercises reset notebooks nbval doctor bench versions mutants
 
 help:
 	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
@@ -31,6 +31,7 @@ help:
 	@echo "make exercises  regenerate exercises/ from solutions/ (maintainers)"
 	@echo "make notebooks  re-execute and clean the notebooks (maintainers; NB=name for one)"
 	@echo "make bench      run the benchmarks"
+	@echo "make mutants    how many plausible wrong answers the graded tests catch (EX=N, REQ=N.M: fewer)"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] < (3, 14), f"Python 3.10-3.13 needed, found {sys.version.split()[0]}"'
@@ -53,7 +54,7 @@ stale: setup
 	$(PY) -m mlpractice make-exercises --check
 
 test-solutions: setup
-	$(PY) -m pytest tests --impl=solutions -p no:nbval
+	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15
 
 test-stubs: setup
 	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings -p no:nbval --tb=short -rN
@@ -81,6 +82,9 @@ nbval: setup
 
 doctor: setup
 	$(PY) -m mlpractice doctor
+
+mutants: setup
+	$(PY) -m mlpractice mutants $(if $(filter command line,$(origin EX)),$(EX)) $(if $(REQ),--req=$(REQ))
 
 bench: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -4,6 +4,7 @@
   reset N                             restore exercise N's starter code (your version is backed up first)
   check N [--req N.M]                 scoreboard of exercise N against your exercises/ code
   notebooks [NOTEBOOK...]             execute and clean the committed notebooks
+  mutants [N...] [--req N.M] [--check] how many plausible wrong answers the graded tests catch
   doctor                              OK/FAIL table of the environment
 """
 from __future__ import annotations
@@ -58,6 +59,11 @@ def cmd_notebooks(args) -> int:
     return notebooks.main(args.notebooks)
 
 
+def cmd_mutants(args) -> int:
+    from . import mutants
+    return mutants.main(args.mutant_args)
+
+
 def cmd_doctor(args) -> int:
     from . import doctor
     return doctor.main()
@@ -82,6 +88,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("notebooks", help="execute and clean notebooks")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(run=cmd_notebooks)
+    p = sub.add_parser("mutants", help="how many plausible wrong answers the graded tests catch", add_help=False)
+    p.add_argument("mutant_args", nargs=argparse.REMAINDER)
+    p.set_defaults(run=cmd_mutants)
     p = sub.add_parser("doctor", help="check the environment")
     p.set_defaults(run=cmd_doctor)
     args = parser.parse_args(argv)

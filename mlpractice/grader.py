@@ -52,6 +52,9 @@ def pytest_addoption(parser):
                     help="grade the reference 'solutions' (default) or your 'exercises'")
     group.addoption("--scoreboard", action="store_true", help="print a per-requirement scoreboard")
     group.addoption("--req", default="", help="only the tests of these requirements, e.g. 2.3 or 2.3,2.5")
+    group.addoption("--mutant-run", action="store_true",
+                    help="one mutant's run (python -m mlpractice mutants): learner-bounded shrinking, hypothesis "
+                         "derandomized and without its example database, so no run depends on an earlier one")
     group.addoption("--expect-stubs", action="store_true",
                     help="fail unless every graded test is 'not attempted' (untouched starter check)")
 
@@ -66,6 +69,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "scaffold: a test of shared infrastructure, not graded")
     if config.getoption("--scoreboard"):
         learner_hypothesis()
+    if config.getoption("--mutant-run"):
+        learner_hypothesis(derandomize=True, database=None)
 
 
 def pytest_unconfigure(config):
@@ -74,16 +79,16 @@ def pytest_unconfigure(config):
         board.close()
 
 
-def learner_hypothesis():
+def learner_hypothesis(**options):
     """Bound hypothesis's shrinking (the minimal example found in a few seconds is kept and shown),
-    and report one failure per test: the learner fixes one thing at a time."""
+    and report one failure per test: the learner fixes one thing at a time. `options`: more settings."""
     try:
         import hypothesis
         from hypothesis.internal.conjecture import engine
     except ImportError:
         return
     engine.MAX_SHRINKING_SECONDS = min(getattr(engine, "MAX_SHRINKING_SECONDS", 300), LEARNER_SHRINK_SECONDS)
-    hypothesis.settings.register_profile("mlpractice-learner", report_multiple_bugs=False)
+    hypothesis.settings.register_profile("mlpractice-learner", report_multiple_bugs=False, **options)
     hypothesis.settings.load_profile("mlpractice-learner")
 
 

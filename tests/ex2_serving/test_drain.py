@@ -52,6 +52,8 @@ def test_drain_answers_everything_accepted(serving, registry):
     assert all(not isinstance(r, Exception) for r in results), [r for r in results if isinstance(r, Exception)][:1]
     assert len(results) == 100 and {r.version for r in results} == {2}
     assert health["draining"] and not health["ready"] and refused.status == 503
+    # every version is on its way out while it drains: none reads READY
+    assert {state for versions in health["models"].values() for state in versions.values()} == {"UNLOADING"}, health
     assert ("drain", 4) in reasons and sum(size for _, size in reasons) == 100
     assert after["models"] == {}
 
@@ -121,3 +123,24 @@ def test_a_load_overlapping_a_drain_is_drained_or_refused(serving, timing_root, 
     else:
         assert outcome.version == 1  # the load completed before the drain began, and was drained with the rest
     assert after_load == ([], [], []), f"once the overlapping load finished: READY, batchers, loaded = {after_load}"
+
+
+def test_drain_waits_for_a_shadow_call_in_flight(serving, timing_root):
+    """The shadow's answer is compared before drain() returns: background work is accepted work too."""
+    registry = serving.ModelRegistry(timing_root)
+
+    async def scenario():
+        server = serving.ModelServer(registry, max_batch_size=4, max_wait_ms=1, trust=True)
+        await server.load_model("pair", 2)  # the shadow: one second per batch
+        await server.load_model("pair", 1)  # served
+        server.set_shadow("pair", 2)
+        answer = await server.predict("pair", [1.0, 2.0, 3.0])
+        await asyncio.sleep(0.1)  # the mirrored request now computes on v2
+        await server.drain()
+        report = server.shadow_report("pair")
+        await server.close()
+        return answer, report
+
+    answer, report = run(scenario())
+    assert answer.version == 1
+    assert (report["sent"], report["compared"], report["errors"]) == (1, 1, 0), report

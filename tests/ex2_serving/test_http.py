@@ -171,13 +171,21 @@ def test_deadline_504_and_model_error_500_only_for_the_bad_item(serving, registr
             late = await client.post("/v2/models/slow/infer", json=body([[2, 0, 0]], timeout_ms=1))
             rows = [[1, 0, 0], [-1, 0, 0], [2, 0, 0]]
             mixed = await asyncio.gather(*(client.post("/v2/models/poison/infer", json=body([r])) for r in rows))
-            return await first, late, mixed
+            return await first, late, mixed, (await client.get("/metrics")).text
 
-    first, late, mixed = run(scenario())
+    first, late, mixed, metrics = run(scenario())
     assert first.status_code == 200, first.text
     assert late.status_code == 504, late.text
     assert [r.status_code for r in mixed] == [200, 500, 200], [r.text for r in mixed]
     assert mixed[1].json()["error"].startswith("ValueError: poisoned")
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    counts = {(s.labels["model"], s.labels["status"]): s.value for s in families["mlserve_requests"].samples
+              if s.name == "mlserve_requests_total"}
+    assert counts == {("slow", "ok"): 1, ("slow", "timeout"): 1, ("poison", "ok"): 2, ("poison", "error"): 1}, counts
+    # the latency histogram is of answered requests: a 504 or a 500 is counted above, not timed here
+    timed = {s.labels["model"]: s.value for s in families["mlserve_request_duration_seconds"].samples
+             if s.name.endswith("_count")}
+    assert timed == {"slow": 1, "poison": 2}, timed
 
 
 def test_health_metadata_and_prometheus_metrics(serving, registry):

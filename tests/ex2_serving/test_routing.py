@@ -11,6 +11,7 @@ from mlpractice.data.serving import classification_data, user_ids
 from mlpractice.impl import load
 
 from .conftest import run
+from .http_app import body, served
 
 pytestmark = pytest.mark.exercise("2.6", "sticky A/B routing")
 
@@ -210,3 +211,24 @@ def test_shadow_traffic_is_compared_never_returned_and_bounded(serving, registry
     assert report["sent"] + report["dropped"] == 32 and report["dropped"] > 0  # 32 at once, 4 in flight
     assert report["compared"] == report["sent"] and report["errors"] == 0
     assert 0.5 <= report["agreement"] <= 1.0  # two decent classifiers mostly agree
+
+
+def test_http_requests_are_sticky_by_routing_key_from_parameters_or_header(serving, registry, routing):
+    """The key of a request, `parameters.routing_key` or the X-Routing-Key header, picks its variant: the same
+    key always gets the version the rule gives it, whichever way it is sent."""
+    keys = USERS[:40]
+    weights = {1: 0.5, 2: 0.5}
+
+    async def scenario():
+        async with served(serving, registry, [("mlp", 1), ("mlp", 2)]) as (client, server, _):
+            server.set_traffic_split("mlp", weights, experiment="exp")
+            by_param = [await client.post("/v2/models/mlp/infer", json=body(X[:1], routing_key=k)) for k in keys]
+            by_header = [await client.post("/v2/models/mlp/infer", json=body(X[:1]), headers={"X-Routing-Key": k})
+                         for k in keys]
+            return by_param, by_header
+
+    by_param, by_header = run(scenario())
+    expected = [routing.choose_variant(weights, routing.variant_points("exp", k, weights)) for k in keys]
+    assert len(set(expected)) == 2  # the keys reach both variants, so a random pick cannot pass
+    assert [int(r.json()["model_version"]) for r in by_param] == expected
+    assert [int(r.json()["model_version"]) for r in by_header] == expected

@@ -66,6 +66,22 @@ def test_errors_map_to_statuses_and_are_counted(serving, registry):
     assert metrics["unknown_model_requests"] >= 2
 
 
+def test_a_stopped_server_refuses_with_draining_not_not_found(serving, registry):
+    """Step 1 of the request path: once the server drains (here: closed), a request is refused with
+    Draining (503, retry elsewhere) before any lookup, although nothing is loaded any more (404 would lie)."""
+    async def scenario():
+        server = serving.ModelServer(registry)
+        await server.load_model("tabular")
+        assert (await server.predict("tabular", [0.0] * 8)).version == 1
+        await server.close()
+        with pytest.raises(serving.Draining):
+            await server.predict("tabular", [0.0] * 8)
+        with pytest.raises(serving.Draining):
+            await server.predict_batch("tabular", X[:3])
+
+    run(scenario())
+
+
 def test_flood_gets_503_and_every_accepted_request_is_answered(serving, registry):
     async def scenario():
         server = serving.ModelServer(registry, max_batch_size=2, max_wait_ms=1, max_queue_size=4, trust=True)

@@ -1,0 +1,140 @@
+"""Plausible wrong answers to exercise 2, each of which a graded test must catch (`make mutants EX=2`).
+
+Each mutant is an exact edit of a reference region (mlpractice/mutants.py explains the format).
+"""
+from mlpractice.mutants import Mutant
+
+BATCHER, CACHE, STATS, SERVER, ROUTING = ("serving/batcher.py", "serving/cache.py", "serving/stats.py",
+                                          "serving/server.py", "serving/routing.py")
+APP, ERRORS, PROM = "serving/app.py", "serving/errors.py", "serving/prom.py"
+
+MUTANTS = [
+    # 2.1 the firing rule
+    Mutant("2.1", BATCHER, "if queued >= max_batch_size:", "if queued > max_batch_size:",
+           "a full batch waits for one more request"),
+    Mutant("2.1", BATCHER, "    if now >= due:\n", "    if now > due:\n",
+           "the batch fires one tick after its wait is over"),
+    Mutant("2.1", BATCHER, "    if draining:\n        return Decision(\"drain\")\n", "",
+           "a draining server still waits for max_wait"),
+    Mutant("2.1", BATCHER, "    return Decision(None, wake_at=due)", "    return Decision(None, None)",
+           "sleeps without a wake-up time: a lone request waits for the next arrival"),
+    Mutant("2.1", BATCHER, "    if queued >= max_batch_size:\n        return Decision(\"full\")\n    if draining:\n"
+                           "        return Decision(\"drain\")\n",
+           "    if draining:\n        return Decision(\"drain\")\n    if queued >= max_batch_size:\n"
+           "        return Decision(\"full\")\n",
+           "a full queue while draining is reported as a drain, not as full"),
+    Mutant("2.1", BATCHER, "    due = oldest_enqueued_at + max_wait_s\n", "    due = now + max_wait_s\n",
+           "the wait is measured from now, not from the oldest request's arrival"),
+    # 2.2 dequeue
+    Mutant("2.2", BATCHER, "        if item.deadline is not None and now >= item.deadline:",
+           "        if item.deadline is not None and now > item.deadline:",
+           "a request exactly at its deadline is still computed"),
+    Mutant("2.2", BATCHER, "        if item.future.done():\n            continue\n", "",
+           "a request already answered (timed out, cancelled) is computed anyway"),
+    Mutant("2.2", BATCHER, "            expired.append(item)\n        else:\n            batch.append(item)",
+           "            expired.append(item)\n        batch.append(item)",
+           "an expired request is answered 504 and computed as well"),
+    Mutant("2.2", BATCHER, "    while queue and len(batch) < max_batch_size:",
+           "    while queue and len(batch) + len(expired) < max_batch_size:",
+           "expired requests count toward the batch size"),
+    Mutant("2.2", BATCHER, "        item = queue.popleft()", "        item = queue.pop()",
+           "takes the newest request first (LIFO)"),
+    # 2.3 LRU
+    Mutant("2.3", CACHE, "        self._items.move_to_end(key)\n        return self._items[key]",
+           "        return self._items[key]", "a lookup does not refresh recency (FIFO, not LRU)"),
+    Mutant("2.3", CACHE, "            evicted.append(self._items.popitem(last=False))",
+           "            evicted.append(self._items.popitem(last=True))",
+           "evicts the most recently used entry, i.e. the one just inserted"),
+    Mutant("2.3", CACHE, "        while len(self._items) > self.capacity:", "        while len(self._items) >= self.capacity:",
+           "keeps one entry fewer than the capacity"),
+    Mutant("2.3", CACHE, "        self._items[key] = value\n        self._items.move_to_end(key)\n",
+           "        self._items[key] = value\n", "replacing a key keeps its old place in the recency order"),
+    Mutant("2.3", CACHE, "        if key not in self._items:\n            return default",
+           "        if key not in self._items:\n            return None", "a miss ignores the caller's default"),
+    # 2.4 the request path
+    Mutant("2.4", SERVER, "        timeout = self.default_timeout_s if timeout_s is None else timeout_s",
+           "        timeout = self.default_timeout_s", "the request's own timeout_ms is ignored"),
+    Mutant("2.4", SERVER, "        except DeadlineExceeded:\n            self._record(loaded, \"timeout\", start)\n",
+           "        except DeadlineExceeded:\n            self._record(loaded, \"error\", start)\n",
+           "a timed-out request is counted as a model error"),
+    Mutant("2.4", SERVER, "        except (QueueFull, Draining):\n            self._record(loaded, \"rejected\", start)\n"
+                          "            raise\n",
+           "        except (QueueFull, Draining):\n            raise\n",
+           "a rejected request is not counted"),
+    Mutant("2.4", SERVER, "        return [Prediction(output, name, loaded.version) for output in outputs]",
+           "        return [Prediction(output, name, version or loaded.version) for output in outputs]",
+           "the answer names the version asked for (an alias, a string) instead of the one that served"),
+    Mutant("2.4", SERVER, "        if self._draining:\n            raise Draining(\"server is draining; send new requests elsewhere\")\n",
+           "", "a draining server still admits requests"),
+    Mutant("2.4", SERVER, "        except InvalidInput:\n            self._record(loaded, \"invalid\", start)\n"
+                          "            raise\n",
+           "        except InvalidInput:\n            raise\n", "invalid requests are not counted"),
+    # 2.5 percentile
+    Mutant("2.5", STATS, "    rank = (n - 1) * q / 100", "    rank = n * q / 100",
+           "rank n * q instead of (n - 1) * q (not numpy's linear definition)"),
+    Mutant("2.5", STATS, "    hi = min(lo + 1, n - 1)", "    hi = lo + 1",
+           "reads past the end at q = 100"),
+    Mutant("2.5", STATS, "    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac",
+           "    return sorted_values[lo]", "nearest-rank below instead of interpolating"),
+    Mutant("2.5", STATS, "    if not 0 <= q <= 100:", "    if not 0 < q <= 100:",
+           "q = 0 is refused"),
+    Mutant("2.5", STATS, "    if n == 0:\n        return math.nan\n", "    if n == 0:\n        return 0.0\n",
+           "no latencies yet reads as 0 ms instead of unknown"),
+    # 2.6 sticky routing
+    Mutant("2.6", ROUTING, "        score = -math.log(points[version]) / weight",
+           "        score = -math.log(points[version]) * weight",
+           "multiplies by the weight: heavier variants get fewer users"),
+    Mutant("2.6", ROUTING, "        score = -math.log(points[version]) / weight",
+           "        score = points[version] / weight",
+           "u / w instead of -ln(u) / w: not proportional to the weights"),
+    Mutant("2.6", ROUTING, "        if chosen is None or score < best:", "        if chosen is None or score <= best:",
+           "a tie goes to the higher version"),
+    Mutant("2.6", ROUTING, "        if weight <= 0:\n            continue\n", "",
+           "a zero-weight version can still be chosen"),
+    Mutant("2.6", ROUTING, "    if sum(weights.values()) <= 0:\n"
+                           "        raise ValueError(f\"traffic weights must sum to more than 0, got {weights}\")\n",
+           "", "all-zero weights are accepted"),
+    # 2.7 canary rule
+    Mutant("2.7", ROUTING, "    if requests < policy.min_requests:", "    if requests <= policy.min_requests:",
+           "decides only after one more request than the minimum"),
+    Mutant("2.7", ROUTING, "    if rate > policy.max_error_rate:", "    if rate >= policy.max_error_rate:",
+           "rolls back at exactly the allowed error rate"),
+    Mutant("2.7", ROUTING, "    if policy.max_p95_ms is not None and p95_ms > policy.max_p95_ms:",
+           "    if False:", "ignores the p95 budget"),
+    Mutant("2.7", ROUTING, "    rate = errors / requests", "    rate = errors / policy.min_requests",
+           "the error rate over the minimum, not over every request"),
+    Mutant("2.7", ROUTING, "        return f\"error rate {rate:.3f} > {policy.max_error_rate:.3f}\"",
+           "        return f\"error rate {rate:.2f} > {policy.max_error_rate:.2f}\"",
+           "the verdict's numbers are rounded differently from the documented format"),
+    # the server around the parts: mistakes their tests must still see
+    Mutant("2.5", STATS, '        if status == "ok":\n            self.latencies.append(latency_s)',
+           '        if True:\n            self.latencies.append(latency_s)',
+           "latency percentiles include failed and rejected requests", provided=True),
+    Mutant("2.4", PROM, '        if status == "ok":\n            self._child(self.latency',
+           '        if True:\n            self._child(self.latency',
+           "the latency histogram records every status, not only answered requests", provided=True),
+    Mutant("2.6", APP, '            routing_key = parsed.routing_key or headers.get(b"x-routing-key") or None',
+           '            routing_key = headers.get(b"x-routing-key") or None',
+           "HTTP drops parameters.routing_key: users are not sticky", provided=True),
+    Mutant("2.6", APP, '            routing_key = parsed.routing_key or headers.get(b"x-routing-key") or None',
+           '            routing_key = parsed.routing_key or None',
+           "HTTP ignores the X-Routing-Key header", provided=True),
+    Mutant("2.8", ERRORS, '    """The server is draining (shutting down gracefully): no new work is accepted."""\n\n'
+                          '    status = 503\n    retry_after_s = 1',
+           '    """The server is draining (shutting down gracefully): no new work is accepted."""\n\n'
+           '    status = 503\n    retry_after_s = None',
+           "a Draining 503 without Retry-After: clients do not know to retry elsewhere", provided=True),
+    # 2.8 drain
+    Mutant("2.8", SERVER, "            self._cache.pop(m.key)\n            self._states.pop(m.key, None)\n",
+           "            self._cache.pop(m.key)\n",
+           "a drained version's state stays behind: health still lists it after the drain"),
+    Mutant("2.8", SERVER, "        await asyncio.gather(*(m.batcher.stop() for m in loaded))",
+           "        for m in loaded:\n            await m.batcher.abort(Draining(\"drained\"))",
+           "queued requests are refused instead of answered"),
+    Mutant("2.8", SERVER, "        for m in loaded:\n            self._states[m.key] = UNLOADING\n", "",
+           "versions stay READY while they drain"),
+    Mutant("2.8", SERVER, "        self._draining = True\n        loaded = [m for _, m in self._cache.items()]",
+           "        loaded = [m for _, m in self._cache.items()]", "new requests are admitted while draining"),
+    Mutant("2.8", SERVER, "            self._cache.pop(m.key)\n            self._states.pop(m.key, None)\n",
+           "            self._states.pop(m.key, None)\n", "drained versions stay in the cache"),
+]

@@ -63,3 +63,23 @@ class CrashEveryAttempt(WorkerHooks):
     def before_step(self, ctx, global_step):
         if ctx.rank == self.rank and global_step == self.steps[min(ctx.attempt, len(self.steps) - 1)]:
             os._exit(3)
+
+
+class KilledInsideCheckpointWrite(WorkerHooks):
+    """Rank 0 is killed by the kernel in the middle of writing the checkpoint of step `step`, first attempt.
+
+    A file-size limit of `limit_bytes` (RLIMIT_FSIZE) with SIGXFSZ's default action (Python ignores it
+    at start-up) makes the write that crosses the limit kill the process on the spot, as a power cut
+    would: whatever file save_checkpoint was writing is left torn at exactly `limit_bytes`.
+    """
+
+    def __init__(self, step, limit_bytes=1024):
+        self.step, self.limit = step, limit_bytes
+
+    def before_checkpoint_write(self, ctx, global_step):
+        if ctx.attempt == 0 and ctx.rank == 0 and global_step == self.step:
+            import resource
+            import signal
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file for the kill
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.limit, self.limit))

@@ -97,6 +97,24 @@ def test_crash_during_checkpoint_write_leaves_the_previous_one_loadable(uninterr
     assert recovered.final_params.tobytes() == uninterrupted.final_params.tobytes()
 
 
+@pytest.mark.timeout(60)
+def test_kill_inside_the_checkpoint_write_resumes_from_the_previous_checkpoint(uninterrupted, tmp_path):
+    """Rank 0 is killed by the kernel halfway through writing the step-9 file (inside save_checkpoint):
+    the torn bytes must never carry a checkpoint's name, so the restart resumes from step 6 and the run
+    still equals the uninterrupted one."""
+    from . import hooks
+
+    config = distributed.TrainConfig(**COMMON, checkpoint_dir=str(tmp_path), max_restarts=1,
+                                     hooks=(hooks.KilledInsideCheckpointWrite(step=9),))
+    resumed = distributed.train(config)
+    failure = next(e for e in resumed.timeline if e.kind == "failure detected")
+    assert failure.rank == 0 and resumed.restarts == 1
+    assert next(e for e in resumed.timeline if e.kind == "restart").step == 6
+    torn = [p for p in tmp_path.iterdir() if not re.match(r"^ckpt-\d+\.pt$", p.name)]
+    assert [p.stat().st_size for p in torn] == [1024], "the kill must land inside the write, leaving a torn file"
+    assert resumed.final_params.tobytes() == uninterrupted.final_params.tobytes()
+
+
 @pytest.mark.scaffold
 def test_save_load_roundtrip_is_atomic(tmp_path):
     path = tmp_path / "x.pt"

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.exercise("3.6", "failure detection and restart")
     ("error", "rank 1: TimeoutError: timed out after 10 s", 0, 1, True),
     ("error", "rank 1: ConnectionResetError: [Errno 104] Connection reset by peer", 2, 3, True),
     ("error", "rank 1: ValueError: timed out", 0, 3, False),  # a bug whose message happens to say it
+    ("error", "rank 0: RuntimeError: Broken pipe", 0, 1, True),  # the signs are compared in lower case
 ])
 def test_should_restart(kind, message, restarts, max_restarts, expected):
     assert distributed.trainer.should_restart(kind, message, restarts, max_restarts) is expected

@@ -81,6 +81,10 @@ def test_a_ready_bucket_waits_for_the_earlier_ones(runs):
         assert [b for kind, b in events if kind == "launch"] == [0, 1, 2, 3]
         head_ready = max(events.index(("ready", i)) for i in (0, 1))
         assert events.index(("launch", 0)) > head_ready  # bucket 0 (the body's bias) waited for the body
+        # the moment the body's gradients complete, every waiting bucket goes out, not one per ready gradient
+        launched = [events.index(("launch", b)) for b in range(4)]
+        assert launched[1:] == [launched[1], launched[1] + 1, launched[1] + 2], events
+        assert launched[3] < events.index(("backward end", -1)), events
 
 
 @pytest.mark.timeout(60)

@@ -46,6 +46,12 @@ def test_bound_zero_is_lockstep():
     assert gate.releasable() == [1, 2]
 
 
+def test_a_finished_worker_is_released_at_once_even_ahead_of_the_bound():
+    gate = distributed.StalenessGate([1, 2], 0, 1)
+    gate.push(1, 0, 0)
+    assert gate.releasable() == [1]  # its one step is done: the reply only lets it exit, whatever the bound
+
+
 @pytest.mark.timeout(60)
 def test_synchronous_parameter_server_equals_single_process_sgd():
     config = equality_config(strategy="parameter_server", workers=2, staleness=0)

@@ -55,6 +55,19 @@ def test_schedules_are_legal_complete_and_bounded(stages, micro_batches, kind):
     assert bubble == pytest.approx((stages - 1) / (micro_batches + stages - 1), abs=1e-12)
 
 
+def ops(text):
+    return [(t[0], int(t[1:])) for t in text.split()]
+
+
+def test_schedules_pinned_by_hand():
+    """The exact orders the docstrings state, including 1F1B with fewer micro-batches than stages."""
+    assert distributed.gpipe_schedule(2, 3) == [ops("F0 F1 F2 B0 B1 B2")] * 2
+    assert distributed.one_f_one_b_schedule(3, 4) == [ops("F0 F1 F2 B0 F3 B1 B2 B3"), ops("F0 F1 B0 F2 B1 F3 B2 B3"),
+                                                      ops("F0 B0 F1 B1 F2 B2 F3 B3")]
+    assert distributed.one_f_one_b_schedule(4, 2) == [ops("F0 F1 B0 B1"), ops("F0 F1 B0 B1"), ops("F0 F1 B0 B1"),
+                                                      ops("F0 B0 F1 B1")]
+
+
 @pytest.fixture(scope="module", params=[2, 3], ids=["2-stages", "3-stages"])
 def pipelined(request):
     return request.param, distributed.launch(workers.pipeline_vs_unsplit, request.param, 4)

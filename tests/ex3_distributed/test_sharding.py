@@ -22,6 +22,14 @@ def test_equals_distributed_sampler(num_samples, world_size, data, shuffle, seed
     assert list(got) == list(sampler)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fewer_samples_than_ranks_pads_cyclically(shuffle):
+    """2 samples over 5 ranks: the order is repeated more than once to give every rank one index."""
+    for rank in range(5):
+        sampler = DistributedSampler(range(2), num_replicas=5, rank=rank, shuffle=shuffle, seed=1)
+        assert distributed.shard_indices(2, rank, 5, shuffle=shuffle, seed=1) == list(sampler)
+
+
 @settings(max_examples=100, deadline=None)
 @given(num_samples=st.integers(1, 200), world_size=st.integers(1, 8), seed=st.integers(0, 1000))
 def test_shards_cover_the_dataset_without_overlap_when_divisible(num_samples, world_size, seed):

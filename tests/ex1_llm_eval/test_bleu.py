@@ -49,6 +49,9 @@ def test_corpus_bleu_equals_sacrebleu(corpus, o):
 
 @settings(max_examples=400, deadline=None)
 @given(text, references(), options)
+# "the" occurs once in each reference: clipped by the maximum (1), not the sum over references (2)
+@example("the the the cat", ["the cat", "the dog"], {"tokenize": "13a", "smooth": "exp", "effective_order": True,
+                                                    "lowercase": False})
 def test_sentence_bleu_equals_sacrebleu(hyp, refs, o):
     ours = llm_eval.sentence_bleu(hyp, refs, **o)
     theirs = sacrebleu.sentence_bleu(hyp, as_list(refs), **oracle_options(o))

@@ -45,6 +45,7 @@ def test_gold_label_outside_the_set_is_an_error():
     ("", "", 1.0),
     ("", "Paris", 0.0),
     ("blue blue", "blue", 2 / 3),
+    ("blue blue", "blue blue red", 0.8),  # a repeated token matches as often as both answers have it
 ])
 def test_token_f1_squad_definition(pred, ref, f1):
     assert llm_eval.token_f1(pred, ref) == pytest.approx(f1)

@@ -53,6 +53,23 @@ def test_equals_naive_per_pair_cosine(corpus):
     assert result.score == pytest.approx(sum(expected) / len(expected), abs=1e-9)
 
 
+class BlankIsZeroEmbedder(HashEmbedder):
+    """Encodes a blank text as the zero vector, as some real embedders do."""
+
+    def encode(self, texts):
+        out = super().encode(texts)
+        out[[not t.strip() for t in texts]] = 0.0
+        return out
+
+
+def test_a_zero_vector_has_cosine_zero_not_nan():
+    preds, refs = ["", "a cat", "a cat"], ["a cat", ["  ", "a cat"], " "]
+    result = llm_eval.semantic_similarity(preds, refs, embedder=BlankIsZeroEmbedder())
+    expected = [naive(p, r, BlankIsZeroEmbedder()) for p, r in zip(preds, refs)]
+    assert expected == pytest.approx([0.0, 1.0, 0.0])
+    assert result.per_item == pytest.approx(expected, abs=1e-9)
+
+
 def test_each_distinct_text_encoded_once_in_length_sorted_batches():
     emb = HashEmbedder()
     cached = llm_eval.CachedEmbedder(emb, batch_size=2)

@@ -1,6 +1,6 @@
 """Benchmark for exercise 3: our ring all-reduce vs gloo's, overlap (3.9), ZeRO (3.10), step times.
 
-Run: .venv/bin/python benchmarks/bench_distributed.py [--quick] [--rounds 5] [--impl solutions]
+Run: .venv/bin/python benchmarks/bench_distributed.py [--quick] [--rounds 7] [--impl solutions]
 (a few minutes on 2 cores; --quick is a sanity run of about half a minute on small sizes)
 
 Every figure compares like with like inside the same run, and is checked before it is timed:
@@ -67,6 +67,12 @@ def _gloo(t):
     return t
 
 
+def calls_per_round(mb: float, repeats: int) -> int:
+    """More calls for small tensors: a 1 MB all-reduce takes a few ms, so a handful of calls is one
+    scheduler hiccup away from another ratio (each size gets at least `repeats`, about 16 MB's worth)."""
+    return repeats * max(1, int(16 // mb))
+
+
 def all_reduce_rounds(rank, world_size, sizes_mb, rounds, repeats):
     """Per size and round: (median seconds of ring_allreduce, median seconds of dist.all_reduce), rank 0's
     clock. Calls alternate one by one, the order flips each round, and every round visits every size,
@@ -81,7 +87,7 @@ def all_reduce_rounds(rank, world_size, sizes_mb, rounds, repeats):
         for mb, t in tensors.items():
             times = {"ring": [], "gloo": []}
             pair = [("ring", ring), ("gloo", dist.all_reduce)]
-            for _ in range(repeats):
+            for _ in range(calls_per_round(mb, repeats)):
                 for name, fn in (pair if r % 2 == 0 else pair[::-1]):
                     t.fill_(1.0)
                     dist.barrier()
@@ -193,12 +199,12 @@ def bucket_times(rank, world_size, repeats):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats: a sanity run")
-    parser.add_argument("--rounds", type=int, default=None, help="alternated rounds per figure (default 5, quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternated rounds per figure (default 7, quick 2)")
     parser.add_argument("--impl", default=os.environ.get("MLPRACTICE_IMPL", "solutions"))
     args = parser.parse_args(argv)
     os.environ["MLPRACTICE_IMPL"] = args.impl  # inherited by the workers
     d = load("distributed")
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = args.rounds or (2 if args.quick else 7)
     sizes = QUICK_SIZES_MB if args.quick else SIZES_MB
     repeats = 3 if args.quick else 5
 
@@ -207,8 +213,9 @@ def main(argv=None) -> int:
 
     checks = d.launch(ring_check, 2, sizes, timeout=60)[0]
     results = d.launch(all_reduce_rounds, 2, sizes, rounds, repeats, timeout=120)[0]
-    print(f"\nring_allreduce vs dist.all_reduce (gloo), 2 workers, float32; {rounds} rounds x {repeats} alternated "
-          "calls each: median [range] over the rounds")
+    calls = ", ".join(f"{calls_per_round(mb, repeats)} at {mb} MB" for mb in sizes)
+    print(f"\nring_allreduce vs dist.all_reduce (gloo), 2 workers, float32; {rounds} rounds of alternated calls "
+          f"({calls}): median [range] over the rounds")
     print(f"{'size':>7} {'equal':>6} {'max diff':>9} {'ring ms':>19} {'gloo ms':>19} {'ring / gloo':>19}")
     for mb, per_round in results.items():
         exact, diff = checks[mb]

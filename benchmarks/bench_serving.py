@@ -172,12 +172,14 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=2048)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--max-wait-ms", type=float, default=2.0)
-    p.add_argument("--gil-switch-ms", type=float, default=1.0, help="the servers' GIL switch interval (both modes)")
+    p.add_argument("--gil-switch-ms", type=float, default=None,
+                   help="the servers' GIL switch interval in both modes (default: the server's own)")
     args = p.parse_args()
     serving_demo = load("serving.demo", args.impl)
     loadgen = load("serving.loadgen", args.impl)
-    modes = {"batching": {"max_batch_size": 32, "max_wait_ms": args.max_wait_ms, "gil_switch_ms": args.gil_switch_ms},
-             "no batching": {"max_batch_size": 1, "max_wait_ms": 0, "gil_switch_ms": args.gil_switch_ms}}
+    gil = {"gil_switch_ms": args.gil_switch_ms} if args.gil_switch_ms is not None else {}
+    modes = {"batching": {"max_batch_size": 32, "max_wait_ms": args.max_wait_ms, **gil},
+             "no batching": {"max_batch_size": 1, "max_wait_ms": 0, **gil}}
     with tempfile.TemporaryDirectory() as root:
         registry = serving_demo.build_bench_registry(root, in_features=args.in_features, hidden=args.hidden,
                                                      depth=args.depth)

@@ -188,6 +188,8 @@ def main(argv=None) -> int:
         for i, m in enumerate(mutants, 1):
             results.append(run_one(m, scratch))
             r = results[-1]
-            print(f"[{i}/{len(mutants)}] {r.status:<8} {r.seconds:5.1f} s  {m.requirement} {m.why}", flush=True)
+            caught_by = f"\n      {r.detail}" if r.status == "caught" and r.detail else ""
+            print(f"[{i}/{len(mutants)}] {r.status:<8} {r.seconds:5.1f} s  {m.requirement} {m.why}{caught_by}",
+                  flush=True)
     print(report(results))
     return 0 if all(r.status == "caught" for r in results) else 1

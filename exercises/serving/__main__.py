@@ -72,8 +72,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-queue-size", type=int, default=1024)
     p.add_argument("--timeout-s", type=float, default=10.0)
     p.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    p.add_argument("--gil-switch-ms", type=float, default=1.0,
-                   help="the GIL switch interval of each server process, ms (default 1; CPython's is 5)")
+    p.add_argument("--gil-switch-ms", type=float, default=Settings.gil_switch_ms,
+                   help=f"the GIL switch interval of each server process, ms (default {Settings.gil_switch_ms:g}; "
+                        "CPython's is 5)")
     p.add_argument("--drain-linger-s", type=float, default=1.0,
                    help="after SIGTERM's drain, keep answering 503 this long before closing (default 1)")
     p.add_argument("--trust", action="store_true", help="allow pickle artifacts whose sha256 matches")

@@ -25,7 +25,7 @@ class Settings:
     timeout_s: float = 10.0
     cache_size: int = 0  # 0: max(4, number of startup models)
     torch_threads: int = 1
-    gil_switch_ms: float = 1.0  # sys.setswitchinterval of a server process (asgi.create_app_from_env)
+    gil_switch_ms: float = 0.25  # sys.setswitchinterval of a server process (asgi.create_app_from_env)
     trust: bool = False
     state_dir: str = ""  # set: admin changes are shared with every worker through this directory
     poll_s: float = 0.2

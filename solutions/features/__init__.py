@@ -9,6 +9,7 @@ from .parallel import partition_of, run_partitioned
 from .pipeline import Feature, FeaturePipeline, LateEvent, WindowResult
 from .recovery import committed, resume, run_with_checkpoints
 from .feature_store import FeatureStore, OnDemandFeature, enrich
+from .microbatch import flush_columns, process_columns
 from .offline import OfflineStore
 from .store import MemoryOnlineStore, Record, SQLiteOnlineStore, decayed, is_fresh, open_online_store, should_replace
 from .windows import ContinuousWindow, ContinuousWindowState, SessionWindow, SlidingWindow, TumblingWindow, to_ms
@@ -18,5 +19,5 @@ __all__ = [
     "Feature", "FeaturePipeline", "LateEvent", "WindowResult", "committed", "resume", "run_with_checkpoints", "FeatureStore", "MemoryOnlineStore",
     "OfflineStore", "OnDemandFeature", "Record", "SQLiteOnlineStore", "decayed", "enrich", "is_fresh",
     "open_online_store", "should_replace", "ContinuousWindow", "ContinuousWindowState", "SessionWindow",
-    "SlidingWindow", "TumblingWindow", "to_ms",
+    "SlidingWindow", "TumblingWindow", "to_ms", "process_columns", "flush_columns",
 ]

@@ -67,8 +67,6 @@ class InferAnswer(Response):
     """A 200 infer answer with its headers written once, as bytes (Response's general header
     handling costs more per request than the JSON it carries)."""
 
-    media_type = "application/json"
-
     def __init__(self, content: bytes, version: int):
         self.status_code, self.body, self.background = 200, content, None
         self.raw_headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content)),
@@ -79,7 +77,7 @@ INFER_HEADERS = (*BODY_HEADERS, b"x-routing-key")
 
 
 class ServingApp(FastAPI):
-    """FastAPI, except that POST .../infer goes straight to `infer(request, name, version)`.
+    """FastAPI, except that POST .../infer goes straight to `infer(scope, receive, name, version)`.
 
     The same function the documented FastAPI routes call, so status codes, validation and bodies
     are the same; what the hot path skips is the middleware stack, routing and parameter solving,

@@ -5,7 +5,10 @@ import asyncio
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from mlpractice.impl import load
+
 pytestmark = pytest.mark.scaffold
+Deadlines = load("serving.deadlines").Deadlines
 
 # an operation: ("watch", deadline offset) | ("answer", which) | ("advance", seconds)
 OPS = st.lists(st.one_of(st.tuples(st.just("watch"), st.floats(0, 2, allow_nan=False)),
@@ -23,7 +26,7 @@ def test_each_unanswered_request_is_due_exactly_at_its_deadline_and_the_heap_sta
     async def scenario():
         clock = serving.VirtualClock()
         due, requests, answered = [], [], set()
-        deadlines = load_deadlines()(clock, lambda r: due.append((r, clock.now())), lambda r: r in answered,
+        deadlines = Deadlines(clock, lambda r: due.append((r, clock.now())), lambda r: r in answered,
                                      lambda: bound + sum(r not in answered for r in requests))
         for op, arg in ops:
             if op == "watch":
@@ -52,8 +55,3 @@ def test_each_unanswered_request_is_due_exactly_at_its_deadline_and_the_heap_sta
     assert set(handed) == set(requests) - answered
     for request, at in due:
         assert at == pytest.approx(starts[request], abs=1e-12), "handed over before or after its deadline"
-
-
-def load_deadlines():
-    from mlpractice.impl import load
-    return load("serving.deadlines").Deadlines

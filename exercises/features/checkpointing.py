@@ -13,7 +13,7 @@ import pickle
 
 from .sinks import NOT_STATE, SIDE_OUTPUTS, attach
 
-FORMAT = "features-pipeline/2"
+FORMAT = "features-pipeline/3"
 
 
 class Checkpointing:

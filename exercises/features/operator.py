@@ -24,6 +24,7 @@ import heapq
 
 from .admission import ON_TIME
 from .aggregates import make_aggregate
+from .column_buffer import to_heap
 from .definitions import Feature, LateEvent, WindowResult
 from .windows import ContinuousWindowState, SessionWindow
 
@@ -46,6 +47,8 @@ class WindowOperator:
 
     def advance(self, watermark) -> list[dict]:
         """Move the watermark forward (never back), release buffered events, fire windows."""
+        if "column_buffer" in self.__dict__:  # events a micro-batch left waiting join the heap first
+            to_heap(self)
         if watermark > self.watermark:
             self.watermark = watermark
         rows = []
@@ -72,7 +75,7 @@ class WindowOperator:
             results = state.add(ts, event[value_field] if value_field else None)
             for f, r in zip(feats, results):
                 row[f.name] = r
-            touched.add((group, entity))
+            touched[group].add(entity)
         for f in self.windowed:
             self._apply_windowed(f, event)
         return row

@@ -119,7 +119,7 @@ class FeaturePipeline(Source, WindowOperator, Checkpointing):
         self.window_state = {f.name: {} for f in self.windowed}  # name -> entity -> {(start, end): [agg, fired, ever]}
         self.timers: list = []  # heap of (time, FIRE|PURGE, number, name, entity, start, end)
         self.timer_seq = 0
-        self.touched: set = set()  # (group, entity) changed since the last drain_touched()
+        self.touched = {g: set() for g in self.groups}  # group -> entities changed since the last drain_touched()
         # side outputs: sinks outside the state (sinks.py)
         attach(self, fired=fired, late=late, dead_letters=dead_letters)
 
@@ -148,7 +148,9 @@ class FeaturePipeline(Source, WindowOperator, Checkpointing):
         return out
 
     def drain_touched(self) -> set:
-        out, self.touched = self.touched, set()
+        """The (group, entity) pairs whose continuous state changed since the last call."""
+        out = {(group, entity) for group, entities in self.touched.items() for entity in entities}
+        self.touched = {g: set() for g in self.groups}
         return out
 
     @property

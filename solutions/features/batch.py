@@ -13,6 +13,7 @@ import gc
 import heapq
 
 from .admission import BEHIND, ON_TIME
+from .column_buffer import to_heap
 from .windows import ContinuousWindowState
 
 
@@ -32,6 +33,7 @@ def process_batch(pipeline, records) -> list[dict]:
 def _loop(p, records) -> list[dict]:
     rows: list[dict] = []
     emit = rows.append
+    to_heap(p)  # events a micro-batch left waiting join the heap first
     stats, buffer, timers, touched = p.stats, p.buffer, p.timers, p.touched
     dedup = p.dedup
     ids, horizon, expiry, sweep_after = dedup.ids, dedup.horizon, dedup.expiry, dedup.sweep_after
@@ -118,7 +120,7 @@ def _loop(p, records) -> list[dict]:
                     if state is None:
                         state = states[entity] = ContinuousWindowState(size, aggs)
                     row.update(zip(names, state.add(ts, event[value_field] if value_field else None)))
-                    touched.add((group, entity))
+                    touched[group].add(entity)
                 emit(row)
             if timers and timers[0][0] <= watermark:
                 p._fire()

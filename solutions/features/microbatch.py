@@ -10,8 +10,9 @@ The same pipeline, the same rules as `process` / `process_batch`, with numpy doi
   id was remembered or repeats within the batch are checked one by one, and for the others the
   watermark before each row is a running maximum.
 - An event behind the watermark goes to the `late` sink, as continuous features never take it.
-  On-time events wait in the pipeline's watermark buffer; every buffered event with
-  `ts <= watermark` is released, in (ts, seq) order, and gets its row.
+  On-time events wait for the watermark, as columns (column_buffer.py; the per-event path takes
+  them into its heap first thing); every waiting event with `ts <= watermark` is released, in
+  (ts, seq) order, and gets its row.
 - The rows' continuous features are computed for all released events at once (vectorized.py),
   and each group's window state is left as arrays that the per-event path reads through
   `LazyStates` (columnar_state.py). So per-event and batched calls mix freely: any split of a
@@ -28,18 +29,17 @@ int64, the other features float64. `pandas.DataFrame(out)` makes it a frame.
 from __future__ import annotations
 
 import gc
-import heapq
-import itertools
 import math
 
 import numpy as np
 import pandas as pd
 
+from .column_buffer import ColumnBuffer
 from .columnar_dedup import NONE, hashes, safe_ids, to_columnar
 from .columnar_state import KeyCodes, LazyStates, columnar
 from .columns import as_columns, from_values, row_dicts, rows_to_columns
 from .definitions import LateEvent
-from .vectorized import VECTORIZED, keep_live, merge_by_key, window_features
+from .vectorized import VECTORIZED, combine, merge_by_key, window_features
 
 HIGH = np.iinfo(np.int64).max // 4  # the watermark after flush (+inf) as an int64 (NONE: -inf)
 # what pandas' type scan of a column of objects must say for every row to be well formed
@@ -238,25 +238,21 @@ def _release(p, cols, rows, seq, ts, values) -> dict[str, np.ndarray]:
     watermark = p.watermark
     t = ts[rows]
     now = t <= watermark if watermark != math.inf else np.ones(len(rows), dtype=bool)
-    buffer = p.buffer
-    out_of_buffer = sorted((entry for entry in buffer if entry[0] <= watermark), key=lambda entry: entry[1])
-    if out_of_buffer:
-        buffer[:] = [entry for entry in buffer if entry[0] > watermark]
-    wait = rows[~now]
-    buffer += zip(t[~now].tolist(), seq[~now].tolist(), row_dicts(cols, wait))
-    heapq.heapify(buffer)
-    new = rows[now]
     fields = sorted({"event_id", *p.row_fields})
-    old_events = [entry[2] for entry in out_of_buffer]
+    held = _column_buffer(p, fields)
+    old_ts, old_seq, old = held.release(watermark)
+    wait = rows[~now]
+    held.add(t[~now], seq[~now], {name: cols[name][wait] for name in fields} if cols else {})
+    new = rows[now]
     column = {}
     for name in fields:
         fresh = values[name][new] if name in values else cols[name][new] if cols else np.zeros(0)
-        if old_events:
-            old = [e[name] for e in old_events]
-            fresh = np.concatenate([np.array(old, dtype=np.float64) if name in values else from_values(old), fresh])
+        if len(old_ts):
+            fresh = np.concatenate([_typed(old[name], np.ones(len(old_ts), dtype=bool), np.float64, float)
+                                    if name in p.numeric_fields else old[name], fresh])
         column[name] = fresh
-    rel_ts = np.concatenate([np.array([e[0] for e in out_of_buffer], dtype=np.int64), t[now]])
-    rel_seq = np.concatenate([np.array([e[1] for e in out_of_buffer], dtype=np.int64), seq[now]])
+    rel_ts = np.concatenate([old_ts, t[now]])
+    rel_seq = np.concatenate([old_seq, seq[now]])
     order = np.argsort(rel_ts, kind="stable")  # release order (ts, seq): the buffer's events come first, by seq
     out = {"event_id": column["event_id"][order], "ts": rel_ts[order], "seq": rel_seq[order]}
     for name in p.row_fields:
@@ -270,33 +266,17 @@ def _release(p, cols, rows, seq, ts, values) -> dict[str, np.ndarray]:
     return out
 
 
-def _ranges(lo, hi):
-    """The indices lo[0]..hi[0]-1, lo[1]..hi[1]-1, ... as one array."""
-    lengths = hi - lo
-    total = int(lengths.sum())
-    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.repeat(lo, lengths) + offsets
-
-
-def _replace_keys(tail, lo, hi, picked, kept, touched):
-    """`tail` (arrays sorted by code) with the rows lo[i]..hi[i]-1 of each touched key i replaced by
-    that key's rows in `kept` (sorted by code): O(rows moved), no search over the whole tail."""
-    counts = np.searchsorted(kept[0], touched, "right") - np.searchsorted(kept[0], touched, "left")
-    removed_before = np.cumsum(hi - lo) - (hi - lo)  # rows of touched keys before key i in `tail`
-    # the j-th kept row goes after the untouched rows before its key and the kept rows before it
-    at = np.repeat(lo - removed_before, counts) + np.arange(len(kept[0]))
-    size = len(tail[0]) - len(picked) + len(kept[0])
-    is_kept = np.zeros(size, dtype=bool)
-    is_kept[at] = True
-    stay = np.ones(len(tail[0]), dtype=bool)
-    stay[picked] = False
-    out = []
-    for old, new in zip(tail, kept):
-        merged = np.empty(size, dtype=np.result_type(old.dtype, new.dtype))
-        merged[at] = new
-        merged[~is_kept] = old[stay]
-        out.append(merged)
-    return tuple(out)
+def _column_buffer(p, fields) -> ColumnBuffer:
+    """The pipeline's column buffer, with the per-event heap's waiting events moved into it."""
+    held = p.__dict__.get("column_buffer")
+    if held is None:
+        held = p.__dict__["column_buffer"] = ColumnBuffer()
+    if p.buffer:
+        entries, p.buffer[:] = list(p.buffer), []
+        columns = {name: from_values([e[2][name] for e in entries]) for name in fields}
+        held.add(np.array([e[0] for e in entries], dtype=np.int64), np.array([e[1] for e in entries], dtype=np.int64),
+                 columns)
+    return held
 
 
 def _window_group(p, group, feats, keys, ts, values) -> dict[str, np.ndarray]:
@@ -309,25 +289,21 @@ def _window_group(p, group, feats, keys, ts, values) -> dict[str, np.ndarray]:
     table = p.__dict__.setdefault("key_codes", {}).setdefault(key_field, KeyCodes())
     codes = table.encode(keys)
     states = p.continuous_state[group]
-    tail = columnar(states, table)
     by_key = np.argsort(codes, kind="stable")  # (ts, seq) order within each key
     new = (codes[by_key], ts[by_key], values[by_key].astype(np.float64))
-    touched = np.unique(codes)
-    # only the touched keys' windows take part; the others' arrays are carried over as they are
-    lo, hi = np.searchsorted(tail[0], touched, "left"), np.searchsorted(tail[0], touched, "right")
-    picked = _ranges(lo, hi)
-    merged, positions = merge_by_key(tuple(a[picked] for a in tail), new)
-    computed = window_features(*merged, positions, size, aggregates)
+    windows = columnar(states, table, size, aggregates)
+    hot, positions = merge_by_key(windows.hot, new)
+    wanted = list(dict.fromkeys(aggregates + (["count", "sum"] if "mean" in aggregates else [])))
+    computed = combine(window_features(*hot, positions, size, wanted), windows.cold_part(new[0], new[1]), aggregates)
+    windows.settle(hot)
     result = {}
     for a, v in computed.items():
-        result[a] = np.empty(m, dtype=v.dtype)
+        result[a] = np.empty(m, dtype=np.int64 if a == "count" else np.float64)
         result[a][by_key] = v
-    live = keep_live(merged[0], merged[1], size)
-    new_tail = _replace_keys(tail, lo, hi, picked, tuple(a[live] for a in merged), touched)
     if isinstance(states, LazyStates):
         dict.clear(states)  # the objects built since the last batch are folded into the arrays
-        states.tail = new_tail
+        states.windows = windows
     else:
-        p.continuous_state[group] = LazyStates(size, aggregates, value_field is not None, table, new_tail)
-    p.touched.update(zip(itertools.repeat(group), map(table.entities.__getitem__, touched.tolist())))
+        p.continuous_state[group] = LazyStates(size, aggregates, value_field is not None, table, windows)
+    p.touched[group].update(map(table.entities.__getitem__, np.unique(codes).tolist()))
     return result

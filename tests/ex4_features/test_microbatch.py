@@ -111,13 +111,20 @@ def test_window_is_open_on_the_left_and_ties_follow_arrival():
     assert out["max"].tolist() == [1.0, 2.0, 4.0, 8.0] and out["min"].tolist() == [1.0, 1.0, 4.0, 4.0]
 
 
-def test_times_too_far_apart_to_shift_in_int64_still_find_their_windows():
+@pytest.mark.parametrize("split", [6, 5], ids=["one batch", "the state between batches"])
+def test_times_too_far_apart_to_shift_in_int64_still_find_their_windows(split):
+    """Times 2**62 apart cannot be shifted into one int64 range per key, in the batch or in the state
+    a later batch searches: both fall back to a search that keeps every comparison, the tie at the
+    window's open end included (b's event at far - 1 is out of the last event's window)."""
     pipeline = features.FeaturePipeline(vectorized_features(MINUTE))
     far = 2**61
-    out = features.process_columns(pipeline, {"event_id": [0, 1, 2, 3, 4], "user": ["a", "b", "a", "b", "b"],
-                                              "amount": [1.0, 2.0, 4.0, 8.0, 16.0],
-                                              "ts": [-far, -far + 1, -far + MINUTE, far, far + MINUTE - 1]})
-    assert out["count"].tolist() == [1, 1, 1, 1, 2] and out["sum"].tolist() == [1.0, 2.0, 4.0, 8.0, 24.0]
+    batch = {"event_id": [0, 1, 2, 3, 4, 5], "user": ["a", "b", "a", "b", "b", "b"],
+             "amount": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+             "ts": [-far, -far + 1, -far + MINUTE, far - 1, far, far + MINUTE - 1]}
+    outs = [features.process_columns(pipeline, {k: v[:split] for k, v in batch.items()}),
+            features.process_columns(pipeline, {k: v[split:] for k, v in batch.items()}), features.flush_columns(pipeline)]
+    out = {k: np.concatenate([o[k] for o in outs]) for k in ("count", "sum")}
+    assert out["count"].tolist() == [1, 1, 1, 1, 2, 2] and out["sum"].tolist() == [1.0, 2.0, 4.0, 8.0, 24.0, 48.0]
 
 
 def test_a_hot_key_with_a_long_window_equals_pandas():

@@ -20,7 +20,7 @@ export OMP_NUM_THREADS=1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test test-solutions test-stubs test-notebooks stale check exercises reset notebooks nbval doctor bench versions mutants
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-notebooks-then-mutants stale check exercises reset notebooks nbval doctor bench versions mutants
 
 help:
 	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
@@ -62,9 +62,18 @@ test-stubs: setup
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
 
-# the untouched-starter check mostly waits on process start-ups and nbval mostly computes: run side by side
+# CI's share of the mutant catalogue (`make mutants` runs all of it): the mutants of the solution files
+# the last commit changed, and a sample that rotates with the commit; at most 6 in all
+test-mutants: setup
+	$(PY) -m mlpractice mutants --changed-since HEAD~1 --sample 3 --seed "$$(git rev-parse HEAD 2>/dev/null || echo 0)" --limit 6
+
+test-notebooks-then-mutants: test-notebooks
+	@$(MAKE) --no-print-directory test-mutants
+
+# the untouched-starter check mostly waits on process start-ups; nbval and the mutants mostly compute:
+# run side by side
 test: stale test-solutions
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-notebooks
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-notebooks-then-mutants
 	@echo "make test: all checks passed"
 
 check: setup

@@ -93,6 +93,10 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_mutants)
     p = sub.add_parser("doctor", help="check the environment")
     p.set_defaults(run=cmd_doctor)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["mutants"]:  # its own parser takes every argument (REMAINDER misses a leading --flag)
+        from . import mutants
+        return mutants.main(argv[1:])
     args = parser.parse_args(argv)
     return args.run(args)
 

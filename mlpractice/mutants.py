@@ -13,6 +13,10 @@ example database, so a result never depends on the mutants run before it), and r
 A mutant is caught when a test fails, survives when every test passes; a mutant whose old text
 does not occur exactly once inside a region of its requirement is a catalogue error, so the
 catalogue cannot rot silently when the reference changes.
+
+CI (`make test`) runs a bounded part of the catalogue: `--changed-since REV` picks the mutants of
+the solution files changed since REV, `--sample K --seed S` adds K others chosen by S (CI seeds it
+with the commit, so the sample rotates), and `--limit N` caps the total.
 """
 from __future__ import annotations
 
@@ -151,6 +155,30 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def changed_files(rev: str) -> set[str]:
+    """Files under solutions/ (as Mutant.file names them) that differ between `rev` and the work tree."""
+    out = subprocess.run(["git", "diff", "--name-only", rev, "--", "solutions"], cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:  # e.g. a shallow clone without `rev`: nothing counts as changed
+        print(f"git diff {rev}: {out.stderr.strip()} (no changed-file mutants)", file=sys.stderr)
+        return set()
+    return {line.removeprefix("solutions/") for line in out.stdout.split()}
+
+
+def choose(mutants: list[Mutant], changed: set[str] | None, sample: int, seed, limit: int) -> list[Mutant]:
+    """The changed files' mutants (all, when `changed` is None and no sample is asked for), then
+    `sample` of the others chosen by `seed`, at most `limit` in all; in catalogue order."""
+    if changed is None and not sample:
+        picked = list(mutants)
+    else:
+        picked = [m for m in mutants if changed and m.file in changed]
+        rest = [m for m in mutants if m not in picked]
+        picked += random.Random(seed).sample(rest, min(sample, len(rest)))
+    if limit:
+        picked = random.Random(seed).sample(picked, limit) if len(picked) > limit else picked
+    return sorted(picked, key=mutants.index)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mlpractice mutants", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,7 +186,10 @@ def main(argv=None) -> int:
     p.add_argument("--req", default="", help="only these requirements, e.g. 2.3 or 2.3,2.5")
     p.add_argument("--only", default="", help="only mutants whose `why` contains this text")
     p.add_argument("--sample", type=int, default=0, help="run this many mutants, chosen with --seed (0: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", default="0", help="any text, e.g. a commit hash")
+    p.add_argument("--changed-since", default="", metavar="REV",
+                   help="the mutants of solution files changed since this git revision (plus any --sample)")
+    p.add_argument("--limit", type=int, default=0, help="run at most this many mutants in all (0: no limit)")
     p.add_argument("--check", action="store_true", help="only check that every mutant applies (no tests run)")
     args = p.parse_args(argv)
     mutants = catalogue(args.exercises or None)
@@ -179,8 +210,11 @@ def main(argv=None) -> int:
     if args.check:
         print(f"{len(mutants)} mutants, each applies to the reference")
         return 0
-    if args.sample and args.sample < len(mutants):
-        mutants = sorted(random.Random(args.seed).sample(mutants, args.sample), key=mutants.index)
+    mutants = choose(mutants, changed_files(args.changed_since) if args.changed_since else None,
+                     args.sample, args.seed, args.limit)
+    if not mutants:
+        print("no mutants chosen")
+        return 0
     with tempfile.TemporaryDirectory(prefix="mlpractice-mutants-") as tmp:
         scratch = Path(tmp) / "repo"
         shutil.copytree(ROOT, scratch, ignore=COPY_IGNORE, symlinks=True)

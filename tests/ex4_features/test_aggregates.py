@@ -80,6 +80,7 @@ def test_add_and_fifo_remove_match_recomputation(operations):
             check(name, agg.result(), list(inside), seen)
 
 
+@pytest.mark.scaffold  # `merge` is provided (sessions use it): kept true here, not graded
 @settings(max_examples=100, deadline=None)
 @given(st.lists(amounts, max_size=30), st.lists(amounts, max_size=30))
 def test_merge_equals_one_pass(first, second):

@@ -76,6 +76,9 @@ def test_ttl_applies_on_read(url, tmp_path):
     assert read(1_000_000 + 10 * MINUTE) == [{"last_amount": 12.5}, {"last_amount": None}]  # TTL inclusive
     assert read(1_000_000 + 10 * MINUTE + 1) == [{"last_amount": None}, {"last_amount": None}]  # missing, not stale
     assert features.is_fresh(features.Record(1, 0, 0), 5, None)
+    # a value's age is that of the time it describes, not of its write: written late, it is not younger
+    late = features.Record(1, feature_ts=0, created_ts=9 * MINUTE)
+    assert features.is_fresh(late, 10 * MINUTE, 10 * MINUTE) and not features.is_fresh(late, 10 * MINUTE + 1, 10 * MINUTE)
 
 
 @pytest.mark.parametrize("url", ["memory://", "sqlite://"])
@@ -90,7 +93,8 @@ def test_windowed_features_decay_on_read(url):
     for i, (ts, amount) in enumerate(events):
         pipeline.process({"event_id": i, "user": "quiet", "amount": amount, "ts": ts})
     fs.materialize(pipeline, created_ts=0)
-    for now in range(t + 3 * MINUTE, t + 10 * MINUTE, 15_000):
+    # from before the first event (a read at an earlier time sees none of the later events) to after the last
+    for now in range(t - MINUTE, t + 10 * MINUTE, 15_000):
         inside = [a for ts, a in events if now - 5 * MINUTE < ts <= now]
         got = fs.get_online_features(["quiet"], ["n5", "spend5", "max5"], now=now)[0]
         assert got["n5"] == len(inside) and close(got["spend5"], sum(inside))

@@ -48,3 +48,16 @@ def test_a_mutant_applies_once_inside_its_region_or_is_a_catalogue_error(old, ne
     else:
         with pytest.raises(mutants.CatalogueError, match=problem):
             mutants.apply(m, SOURCE)
+
+
+def test_ci_takes_the_changed_files_mutants_then_a_sample_by_seed_within_the_limit():
+    cat = [mutants.Mutant("9.1", f"f{i % 3}.py", f"old{i}", f"new{i}", f"why{i}") for i in range(12)]
+    changed = mutants.choose(cat, {"f1.py"}, sample=0, seed="abc", limit=0)
+    assert changed == [m for m in cat if m.file == "f1.py"]
+    picked = mutants.choose(cat, {"f1.py"}, sample=2, seed="abc", limit=0)
+    assert set(changed) <= set(picked) and len(picked) == len(changed) + 2
+    assert picked == sorted(picked, key=cat.index)  # catalogue order
+    assert mutants.choose(cat, {"f1.py"}, sample=2, seed="abc", limit=0) == picked  # the same seed, the same
+    assert len({tuple(mutants.choose(cat, set(), 3, seed, 0)) for seed in "abcdefgh"}) > 1  # it rotates
+    assert len(mutants.choose(cat, {"f1.py"}, sample=2, seed="abc", limit=3)) == 3
+    assert mutants.choose(cat, None, 0, "0", 0) == cat  # no selection asked for: all of them

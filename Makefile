@@ -20,7 +20,7 @@ export OMP_NUM_THREADS=1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-notebooks-then-mutants stale check exercises reset notebooks nbval doctor bench versions mutants
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-notebooks-then-mutants test-isolation test-solutions-but-isolation stale check exercises reset notebooks nbval doctor bench versions mutants
 
 help:
 	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
@@ -56,6 +56,14 @@ stale: setup
 test-solutions: setup
 	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15
 
+# `make test` runs the isolation check (each part done alone, graded; two gradings at a time) beside the
+# rest of the suite, which mostly keeps one core busy
+test-isolation: setup
+	$(PY) -m pytest tests/scaffold/test_isolation.py --impl=solutions -p no:nbval -q
+
+test-solutions-but-isolation: setup
+	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15 --ignore=tests/scaffold/test_isolation.py
+
 test-stubs: setup
 	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings -p no:nbval -p no:cacheprovider --tb=short -rN
 
@@ -70,9 +78,10 @@ test-mutants: setup
 test-notebooks-then-mutants: test-notebooks
 	@$(MAKE) --no-print-directory test-mutants
 
-# the untouched-starter check mostly waits on process start-ups; nbval and the mutants mostly compute:
-# run side by side
-test: stale test-solutions
+# two stages of two jobs side by side: the tests against the solutions and the isolation check; then the
+# untouched-starter check (it mostly waits on process start-ups) and nbval with the mutants (they compute)
+test: stale
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-solutions-but-isolation test-isolation
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-notebooks-then-mutants
 	@echo "make test: all checks passed"
 

@@ -22,6 +22,7 @@ them all: the grader uses them to know which parts a learner has started);
 """
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import time
@@ -29,7 +30,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import levels
 from .impl import EXERCISES
+from .stubs import requirement_of, stub_raise_message  # stubs.py is the one reader of stub statements
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -58,12 +61,25 @@ class MarkerError(ValueError):
     """A solution file whose BEGIN/END SOLUTION markers cannot be turned into a stub."""
 
 
-def header(relpath: str, exercise: int | None) -> str:
+INTERVIEW_HEADER = "at the interview level"  # how a file says which level it was generated at
+
+
+def header(relpath: str, exercise: int | None, level: str = "guided") -> str:
     reset = f"`make reset EX={exercise}`" if exercise else "`make exercises`"
+    if level == "interview":
+        return (
+            f"# Starter code generated from solutions/{relpath} {INTERVIEW_HEADER} by `make interview EX={exercise}`.\n"
+            f"# Write each component the stubs leave blank; {reset} returns to the guided level.\n"
+        )
     return (
         f"# Starter code generated from solutions/{relpath} by `make exercises`.\n"
         f"# Replace each `raise NotImplementedError(...)` with your code; {reset} restores this file.\n"
     )
+
+
+def level_of(text: str) -> str:
+    """The level a generated starter file was written at, from its header."""
+    return "interview" if INTERVIEW_HEADER in text.split("\n", 1)[0] else "guided"
 
 
 @dataclass(frozen=True)
@@ -96,11 +112,23 @@ def stub_lines(indent: str, region: Region, hints: list[str]) -> list[str]:
     return lines
 
 
+def _component_message(requirement: str, task: str, section: str | None) -> str:
+    """An interview-level stub raises what a guided one would, so stubs.py attributes it alike."""
+    ex, req = requirement.split(".")
+    return Region(ex, req, task, section, "", 0).message
+
+
 def rewrite(source: str, filename: str = "<solution>",
-            keep: Collection[str] = ()) -> tuple[str, list[Region]]:
+            keep: Collection[str] = (), level: str = "guided") -> tuple[str, list[Region]]:
     """Return (starter source, every region found). Regions of the requirements in `keep`
     (e.g. {"2.3"}) keep their reference code, without markers or hints; the rest become stubs.
-    Raises MarkerError on bad markers."""
+    At the interview level whole components are blanked first (levels.py): the regions found are
+    those left outside them. Raises MarkerError on bad markers."""
+    try:
+        source = levels.blank_components(source, filename, keep, _component_message)[0] if level == "interview" \
+            else levels.strip_markers(source)
+    except levels.LevelError as err:
+        raise MarkerError(str(err)) from err
     out: list[str] = []
     found: list[Region] = []
     lines = source.splitlines(keepends=True)
@@ -176,9 +204,10 @@ def _solution_files(packages: list[str] | None, solutions: Path):
 
 
 def generate_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
-                  keep: Collection[str] = ()) -> dict[str, bytes]:
-    """Map relative path under exercises/ -> content, for the given packages (default: all).
-    `keep` names requirements whose regions stay as the reference (tests of the grader use it)."""
+                  keep: Collection[str] = (), level: str = "guided") -> dict[str, bytes]:
+    """Map relative path under exercises/ -> content, for the given packages (default: all), at a level
+    of levels.LEVELS. `keep` names requirements whose regions stay as the reference (tests of the grader
+    use it)."""
     files: dict[str, bytes] = {}
     top = solutions / "__init__.py"
     if top.exists():
@@ -186,11 +215,28 @@ def generate_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS
     for package, path in _solution_files(packages, solutions):
         rel = path.relative_to(solutions).as_posix()
         if path.suffix == ".py":
-            text, _ = rewrite(path.read_text(), f"solutions/{rel}", keep)
-            files[rel] = (header(rel, _exercise_of(package)) + text).encode()
+            text, _ = rewrite(path.read_text(), f"solutions/{rel}", keep, level)
+            files[rel] = (header(rel, _exercise_of(package), level) + text).encode()
         else:
             files[rel] = path.read_bytes()
     return files
+
+
+def starter_stubs(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
+                  levels_by_package: dict[str, str] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """requirement -> [(file, message)], one entry per stub a fresh starter holds, at each package's
+    level (default guided), in file order: what "not attempted" means at that level."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for package, path in _solution_files(packages, solutions):
+        if path.suffix != ".py":
+            continue
+        rel = path.relative_to(solutions).as_posix()
+        text, _ = rewrite(path.read_text(), f"solutions/{rel}", level=(levels_by_package or {}).get(package, "guided"))
+        stubs = sorted((node.lineno, message) for node in ast.walk(ast.parse(text))
+                       if (message := stub_raise_message(node)) is not None)
+        for _, message in stubs:
+            found.setdefault(requirement_of(message), []).append((rel, message))
+    return found
 
 
 def regions(packages: list[str] | None = None, solutions: Path = SOLUTIONS) -> list[Region]:

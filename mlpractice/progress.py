@@ -1,10 +1,12 @@
-"""Which parts the learner has started: the regions marked in solutions/ against the stubs left in exercises/.
+"""Which parts the learner has started: the stubs a fresh starter holds against the stubs left in exercises/.
 
-A region counts as done once its `raise NotImplementedError("Exercise N.M: ...")` statement is gone
+A stub counts as done once its `raise NotImplementedError("Exercise N.M: ...")` statement is gone
 from its file in exercises/ (edited, replaced or deleted), which is exactly what the header of every
-starter file asks for. A requirement is
+starter file asks for. A fresh starter holds one stub per region at the guided level and one per
+function of a component at the interview level (levels.py); each package is read at the level its
+files' headers name. A requirement is
 
-- "not attempted" while every one of its regions still holds its stub,
+- "not attempted" while every one of its stubs is still there,
 - "in progress" while some do,
 - "done" when none does (whether the code is right is for the tests to say).
 
@@ -63,12 +65,20 @@ def requirement_key(requirement: str) -> list:
     return [int(p) if p.isdigit() else p for p in requirement.split(".")]
 
 
+def level_of(package: str, exercises: Path = generate.EXERCISES_DIR) -> str:
+    """The level (guided or interview) exercises/<package> was generated at, from its files' headers."""
+    for path in sorted((exercises / package).glob("*.py")):
+        with path.open() as f:
+            return generate.level_of(f.readline())
+    return "guided"
+
+
 def parts(packages: list[str] | None = None, solutions: Path = generate.SOLUTIONS,
           exercises: Path = generate.EXERCISES_DIR) -> dict[str, Part]:
-    """Every requirement of the chosen packages (default: all) with how many of its stubs are left."""
-    marked: dict[str, list[generate.Region]] = {}
-    for region in generate.regions(packages, solutions):
-        marked.setdefault(region.requirement, []).append(region)
+    """Every requirement of the chosen packages (default: all) with how many of its stubs are left,
+    against the stubs a fresh starter holds at the level each package is at."""
+    chosen = packages or sorted(p.name for p in solutions.iterdir() if p.is_dir() and p.name not in generate.SKIP_DIRS)
+    marked = generate.starter_stubs(packages, solutions, {p: level_of(p, exercises) for p in chosen})
     cache: dict[str, Counter] = {}
 
     def left_in(file: str) -> Counter:
@@ -80,7 +90,7 @@ def parts(packages: list[str] | None = None, solutions: Path = generate.SOLUTION
     result = {}
     for requirement in sorted(marked, key=requirement_key):
         found = marked[requirement]
-        per_file = Counter(r.file for r in found)
+        per_file = Counter(file for file, _ in found)
         left = sum(min(n, left_in(file)[requirement]) for file, n in per_file.items())
-        result[requirement] = Part(requirement, len(found), left, found[0].message)
+        result[requirement] = Part(requirement, len(found), left, found[0][1])
     return result

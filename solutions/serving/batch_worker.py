@@ -29,6 +29,7 @@ class Request:
         self.outputs, self.missing = [None] * rows, rows
 
 
+# BEGIN INTERVIEW [2.1, 2.2] the dynamic batcher: firing rule, dequeue with deadlines, worker loop (section 1)
 class DynamicBatcher:
     """FIFO request queue, one worker task firing batches, up to `instances` computing (batcher.py)."""
 
@@ -310,3 +311,4 @@ class DynamicBatcher:
         callbacks, self.on_stopped = self.on_stopped, []
         for callback in callbacks:
             callback()
+# END INTERVIEW

@@ -93,6 +93,7 @@ class BatchRecord:
     expired: int
 
 
+# BEGIN INTERVIEW [2.1, 2.2] the dynamic batcher: firing rule, dequeue with deadlines, worker loop (section 1)
 def firing_decision(queued: int, oldest_enqueued_at: float | None, now: float,
                     max_batch_size: int, max_wait_s: float, draining: bool) -> Decision:
     """Apply the firing rule to the queue's state at time `now`.
@@ -141,6 +142,7 @@ def take_batch(queue: deque, now: float, max_batch_size: int) -> tuple[list[Pend
             batch.append(item)
     return batch, expired
     # END SOLUTION
+# END INTERVIEW
 
 
 def own_copy(err: Exception) -> Exception:

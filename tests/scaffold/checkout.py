@@ -19,9 +19,9 @@ COPIED = ("mlpractice", "solutions", "tests", "notebooks", "pyproject.toml")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints")
 
 
-def make_checkout(dest: Path, keep=()) -> Path:
-    """Copy the repository to `dest` with exercises/ generated so that the requirements in `keep`
-    (e.g. {"2.3"}) hold the reference code and every other region is its stub."""
+def make_checkout(dest: Path, keep=(), level: str = "guided") -> Path:
+    """Copy the repository to `dest` with exercises/ generated at `level` so that the requirements in
+    `keep` (e.g. {"2.3"}) hold the reference code and every other region is its stub."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         src = ROOT / name
@@ -29,7 +29,7 @@ def make_checkout(dest: Path, keep=()) -> Path:
             shutil.copytree(src, dest / name, ignore=IGNORE, dirs_exist_ok=True)
         elif src.exists():
             shutil.copy2(src, dest / name)
-    for rel, data in generate.generate_tree(keep=set(keep)).items():
+    for rel, data in generate.generate_tree(keep=set(keep), level=level).items():
         target = dest / "exercises" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)

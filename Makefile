@@ -20,7 +20,7 @@ export OMP_NUM_THREADS=1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-notebooks-then-mutants test-isolation test-solutions-but-isolation stale check exercises reset notebooks nbval doctor bench versions mutants
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-side interview interview-report stale check exercises reset notebooks nbval doctor bench versions mutants
 
 help:
 	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
@@ -54,15 +54,11 @@ stale: setup
 	$(PY) -m mlpractice make-exercises --check
 
 test-solutions: setup
-	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15
+	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15 $(SOLUTIONS_ARGS)
 
-# `make test` runs the isolation check (each part done alone, graded; two gradings at a time) beside the
-# rest of the suite, which mostly keeps one core busy
-test-isolation: setup
-	$(PY) -m pytest tests/scaffold/test_isolation.py --impl=solutions -p no:nbval -q
-
-test-solutions-but-isolation: setup
-	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15 --ignore=tests/scaffold/test_isolation.py
+# tests that mostly wait on subprocesses: `make test` runs them beside the untouched-starter check
+SIDE_TESTS := tests/scaffold/test_levels.py::test_the_untouched_interview_starter_reads_not_attempted_for_every_graded_test \
+	tests/scaffold/test_interview.py::test_a_mock_interview_from_start_to_report_and_back
 
 test-stubs: setup
 	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings -p no:nbval -p no:cacheprovider --tb=short -rN
@@ -71,22 +67,29 @@ test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
 
 # CI's share of the mutant catalogue (`make mutants` runs all of it): the mutants of the solution files
-# the last commit changed, and a sample that rotates with the commit; at most 6 in all
+# the last commit changed, and a sample that rotates with the commit; at most 3 in all
 test-mutants: setup
-	$(PY) -m mlpractice mutants --changed-since HEAD~1 --sample 3 --seed "$$(git rev-parse HEAD 2>/dev/null || echo 0)" --limit 6
+	$(PY) -m mlpractice mutants --changed-since HEAD~1 --sample 1 --seed "$$(git rev-parse HEAD 2>/dev/null || echo 0)" --limit 3
 
-test-notebooks-then-mutants: test-notebooks
+test-side: test-notebooks
+	$(PY) -m pytest $(SIDE_TESTS) --impl=solutions -p no:nbval -q
 	@$(MAKE) --no-print-directory test-mutants
 
-# two stages of two jobs side by side: the tests against the solutions and the isolation check; then the
-# untouched-starter check (it mostly waits on process start-ups) and nbval with the mutants (they compute)
+# the tests against the solutions; then the untouched-starter check (it mostly waits on process
+# start-ups) side by side with nbval, the side tests and the mutants (they mostly compute)
 test: stale
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-solutions-but-isolation test-isolation
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-notebooks-then-mutants
+	@$(MAKE) --no-print-directory test-solutions SOLUTIONS_ARGS="$(addprefix --deselect=,$(SIDE_TESTS))"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-side
 	@echo "make test: all checks passed"
 
 check: setup
 	$(PY) -m mlpractice check $(EX) $(if $(REQ),--req=$(REQ))
+
+interview: setup
+	$(PY) -m mlpractice interview $(EX)
+
+interview-report: setup
+	$(PY) -m mlpractice interview-report $(EX)
 
 exercises: setup
 	$(PY) -m mlpractice make-exercises

@@ -47,7 +47,10 @@ def problem(requirement: str, root) -> str | None:
     """Grade a starter with only `requirement` filled in; what is wrong with its scoreboard, or None."""
     exercise = int(requirement.split(".")[0])
     checkout = make_checkout(root / requirement, keep={requirement})
-    result = run_in(checkout, "-m", "mlpractice", "check", str(exercise), timeout=280)
+    # statuses are what is checked here, not the reference's answers (the suite checks those): a few
+    # examples per property test say "passed" or "blocked by" as well as the full search does
+    result = run_in(checkout, "-m", "mlpractice", "check", str(exercise), timeout=280,
+                    MLPRACTICE_MAX_EXAMPLES="5")
     rows = scoreboard(result.stdout)
     expected = {r for r in REQUIREMENTS if r.startswith(f"{exercise}.")}
     if set(rows) != expected:

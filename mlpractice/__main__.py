@@ -3,6 +3,8 @@
   make-exercises [PKG...] [--check]   write exercises/ from solutions/ (or only check it is current)
   reset N                             restore exercise N's starter code (your version is backed up first)
   check N [--req N.M]                 scoreboard of exercise N against your exercises/ code
+  interview N [--yes]                 a timed mock interview: exercise N's components blank, the clock on
+  interview-report N                  the mock interview's log as an HTML report
   notebooks [NOTEBOOK...]             execute and clean the committed notebooks
   mutants [N...] [--req N.M] [--check] how many plausible wrong answers the graded tests catch
   doctor                              OK/FAIL table of the environment
@@ -35,9 +37,11 @@ def cmd_make_exercises(args) -> int:
 
 
 def cmd_reset(args) -> int:
+    from . import interview
     package = impl.package_of(args.exercise)
     saved = generate.backup(package)
     generate.write_tree([package])
+    interview.end(args.exercise)
     if saved:
         print(f"your previous exercises/{package} was copied to {saved.relative_to(generate.ROOT)}")
     print(f"exercises/{package} is back to its starter state")
@@ -52,6 +56,16 @@ def cmd_check(args) -> int:
            "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", "-rN",
            *([f"--req={args.req}"] if args.req else []), *args.pytest_args]
     return subprocess.call(cmd, cwd=generate.ROOT)
+
+
+def cmd_interview(args) -> int:
+    from . import interview
+    return interview.start(args.exercise, assume_yes=args.yes)
+
+
+def cmd_interview_report(args) -> int:
+    from . import interview_report
+    return 0 if interview_report.write(args.exercise) else 1
 
 
 def cmd_notebooks(args) -> int:
@@ -85,6 +99,13 @@ def main(argv=None) -> int:
     p.add_argument("--req", default="", help="only these requirements, e.g. 2.3 or 2.3,2.5")
     p.add_argument("pytest_args", nargs="*")
     p.set_defaults(run=cmd_check)
+    p = sub.add_parser("interview", help="start a timed mock interview on one exercise")
+    p.add_argument("exercise", type=int, choices=sorted(impl.EXERCISES))
+    p.add_argument("--yes", action="store_true", help="do not ask before replacing a session's work")
+    p.set_defaults(run=cmd_interview)
+    p = sub.add_parser("interview-report", help="the mock interview's log as an HTML report")
+    p.add_argument("exercise", type=int, choices=sorted(impl.EXERCISES))
+    p.set_defaults(run=cmd_interview_report)
     p = sub.add_parser("notebooks", help="execute and clean notebooks")
     p.add_argument("notebooks", nargs="*")
     p.set_defaults(run=cmd_notebooks)

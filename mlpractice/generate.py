@@ -264,9 +264,9 @@ def _on_disk(packages: list[str] | None, exercises: Path) -> dict[str, Path]:
 
 
 def stale_files(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
-                exercises: Path = EXERCISES_DIR) -> list[str]:
+                exercises: Path = EXERCISES_DIR, level: str = "guided") -> list[str]:
     """Paths under exercises/ that differ from what solutions/ generates (missing, changed or extra)."""
-    wanted = generate_tree(packages, solutions)
+    wanted = generate_tree(packages, solutions, level=level)
     have = _on_disk(packages, exercises)
     stale = [rel for rel, data in wanted.items() if rel not in have or have[rel].read_bytes() != data]
     stale += [rel for rel in have if rel not in wanted]
@@ -274,10 +274,10 @@ def stale_files(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
 
 
 def write_tree(packages: list[str] | None = None, solutions: Path = SOLUTIONS,
-               exercises: Path = EXERCISES_DIR) -> list[str]:
-    """Regenerate exercises/ for the packages; return the paths that changed."""
-    wanted = generate_tree(packages, solutions)
-    changed = stale_files(packages, solutions, exercises)
+               exercises: Path = EXERCISES_DIR, level: str = "guided") -> list[str]:
+    """Regenerate exercises/ for the packages at `level`; return the paths that changed."""
+    wanted = generate_tree(packages, solutions, level=level)
+    changed = stale_files(packages, solutions, exercises, level)
     for rel in changed:
         target = exercises / rel
         if rel in wanted:

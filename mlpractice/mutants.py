@@ -36,7 +36,7 @@ from . import generate, impl
 
 ROOT = generate.ROOT
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".hypothesis", ".pytest_cache",
-                                     ".exercise-backups", ".ipynb_checkpoints", "node_modules")
+                                     ".exercise-backups", ".interview", ".ipynb_checkpoints", "node_modules")
 TIMEOUT_S = 600  # per mutant: a hung test is an error, not a survivor
 
 

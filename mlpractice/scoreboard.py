@@ -120,3 +120,20 @@ def render(outcomes: list[Outcome], states: dict[str, str], messages: dict[str, 
         lines += block
     lines.append((f"{complete} of {len(rows)} requirements complete", ""))
     return lines
+
+
+def verdicts(outcomes: list[Outcome], states: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """{requirement: (status, detail)} as the scoreboard states them: status is "passed", "FAILED",
+    "partial", "blocked" or "not attempted"; detail is a FAILED part's first test and assertion line."""
+    rows: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        rows.setdefault(o.requirement[0], []).append(o)
+    out = {}
+    for requirement, outs in rows.items():
+        lines = row("", requirement, outs, states.get(requirement), states, "")
+        first = lines[0][0].strip()
+        status = next(s for s in ("not attempted", "passed", "FAILED", "partial", "blocked") if first.startswith(s))
+        failed = [o for o in outs if o.status == "failed"]
+        detail = f"{failed[0].nodeid}: {failed[0].message.splitlines()[0] if failed[0].message else ''}" if failed else ""
+        out[requirement] = (status, detail)
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from mlpractice import generate
 
 ROOT = generate.ROOT
-COPIED = ("mlpractice", "solutions", "tests", "notebooks", "pyproject.toml")
+COPIED = ("mlpractice", "solutions", "tests", "notebooks", "pyproject.toml", "EXERCISES.md")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints")
 
 
@@ -43,7 +43,8 @@ def env_for(checkout: Path, **extra) -> dict:
     return env
 
 
-def run_in(checkout: Path, *args: str, timeout: float = 300, **extra_env) -> subprocess.CompletedProcess:
-    """Run `python <args>` in the checkout; output captured as text."""
+def run_in(checkout: Path, *args: str, timeout: float = 300, input: str | None = None,
+           **extra_env) -> subprocess.CompletedProcess:
+    """Run `python <args>` in the checkout (`input` on its stdin); output captured as text."""
     return subprocess.run([sys.executable, *args], cwd=checkout, env=env_for(checkout, **extra_env),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, input=input)

@@ -56,9 +56,10 @@ stale: setup
 test-solutions: setup
 	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15 $(SOLUTIONS_ARGS)
 
-# tests that mostly wait on subprocesses: `make test` runs them beside the untouched-starter check
+# tests that each run starters in a subprocess: `make test` runs them beside the untouched-starter check
 SIDE_TESTS := tests/scaffold/test_levels.py::test_the_untouched_interview_starter_reads_not_attempted_for_every_graded_test \
-	tests/scaffold/test_interview.py::test_a_mock_interview_from_start_to_report_and_back
+	tests/scaffold/test_interview.py::test_a_mock_interview_from_start_to_report_and_back \
+	tests/scaffold/test_notebooks_partial.py
 
 test-stubs: setup
 	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings -p no:nbval -p no:cacheprovider --tb=short -rN

@@ -36,6 +36,14 @@ class DynamicBatcher:
     def __init__(self, run_batch: RunBatch, *, max_batch_size: int = 32, max_wait_ms: float = 2.0,
                  max_queue_size: int = 1024, clock=None, log_size: int = 10_000, name: str = "batcher",
                  instances: int = 1):
+        """`await run_batch(payloads)` computes one batch: a list of one output per payload (an
+        exception in it is that item's error); when the call itself raises, each item is computed alone
+        so that only the bad one fails. `max_batch_size`, `max_wait_ms`: the firing rule's bounds (batcher.py); `max_queue_size`: rows
+        queued at most (more: QueueFull, 503); `instances`: batches computing at once; `clock`: now()
+        and the timers (default: the monotonic clock). A bad setting is a ValueError naming it.
+        Public state the server reads: `queue` (Pending rows, FIFO), `log` (the last `log_size`
+        BatchRecords), `on_batch` (callbacks given each BatchRecord), `on_stopped` (called once the
+        worker has ended), `abandoned` (batches stop() did not wait for)."""
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
         if max_wait_ms < 0:
@@ -69,6 +77,7 @@ class DynamicBatcher:
 
     # -- caller side -------------------------------------------------------------------
     def start(self) -> "DynamicBatcher":
+        """Start the worker task on the running event loop (once; later calls do nothing); returns self."""
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._work(), name=f"{self.name}-worker")
         return self
@@ -108,10 +117,12 @@ class DynamicBatcher:
 
     @property
     def depth(self) -> int:
+        """Rows waiting in the queue."""
         return len(self.queue)
 
     @property
     def in_flight(self) -> int:
+        """Rows in the batches computing now."""
         return sum(len(batch) for batch in self._running.values())
 
     async def stop(self) -> None:

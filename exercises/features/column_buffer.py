@@ -5,13 +5,16 @@
 `process_columns` leaves the events it cannot release yet here instead of in the per-event heap
 (`FeaturePipeline.buffer`, of (ts, seq, record) entries): building a dict per waiting event, and
 arrays again from the dicts when they are released, cost more than the batch's window arithmetic.
-The per-event path takes them over first thing (`to_heap`), so both paths see one buffer.
+The per-event path takes them over first thing (`to_heap`), a micro-batch takes the heap's back
+(`from_heap`), so both paths see one buffer.
 """
 from __future__ import annotations
 
 import heapq
 
 import numpy as np
+
+from .columns import from_values
 
 
 class ColumnBuffer:
@@ -50,6 +53,19 @@ class ColumnBuffer:
         names = list(self.columns)
         records = [dict(zip(names, row)) for row in zip(*(self.columns[n].tolist() for n in names))]
         return list(zip(self.ts.tolist(), self.seq.tolist(), records))
+
+
+def from_heap(pipeline, fields) -> ColumnBuffer:
+    """The pipeline's column buffer (made on first use), with the per-event heap's waiting events
+    moved into it as the columns `fields` (before a micro-batch)."""
+    held = pipeline.__dict__.get("column_buffer")
+    if held is None:
+        held = pipeline.__dict__["column_buffer"] = ColumnBuffer()
+    if pipeline.buffer:
+        entries, pipeline.buffer[:] = list(pipeline.buffer), []
+        held.add(np.array([e[0] for e in entries], dtype=np.int64), np.array([e[1] for e in entries], dtype=np.int64),
+                 {name: from_values([e[2][name] for e in entries]) for name in fields})
+    return held
 
 
 def to_heap(pipeline):

@@ -35,7 +35,8 @@ INT64_LIMIT = 2**62
 def merge_by_key(tail, new):
     """Insert `new` events after `tail`'s events of the same key code; both (code, ts, value)
     array triples sorted by (code, ts, arrival), every new event arriving after every tail event
-    of its key. Returns the merged triple and the positions the new events took in it."""
+    of its key. Returns the merged triple and the positions the new events took in it. (Any two
+    tuples of arrays sorted by their first array merge this way: columnar_dedup.py's runs do.)"""
     tail_code, new_code = tail[0], new[0]
     pos = np.searchsorted(tail_code, new_code, side="right") + np.arange(len(new_code))
     is_new = np.zeros(len(tail_code) + len(new_code), dtype=bool)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .dedup import Deduplicator
+from .vectorized import merge_by_key
 
 NONE = np.iinfo(np.int64).min // 4  # "no remembered time"; room left to subtract durations from it
 # a prefilter: one flag per value of a hash's top 22 bits, set for every remembered id, so most new
@@ -47,20 +48,6 @@ def _run(h: np.ndarray, ts: np.ndarray, order: np.ndarray, ids: np.ndarray) -> t
     """A run (hash, ts, order, id) sorted by hash."""
     by_hash = np.argsort(h, kind="stable")
     return h[by_hash], ts[by_hash].astype(np.int64), order[by_hash].astype(np.int64), ids[by_hash]
-
-
-def _merge(a: tuple, b: tuple) -> tuple:
-    """Two runs merged into one, sorted by hash."""
-    pos = np.searchsorted(a[0], b[0], side="right") + np.arange(len(b[0]))
-    is_b = np.zeros(len(a[0]) + len(b[0]), dtype=bool)
-    is_b[pos] = True
-    out = []
-    for x, y in zip(a, b):
-        z = np.empty(len(is_b), dtype=x.dtype)
-        z[pos] = y
-        z[~is_b] = x
-        out.append(z)
-    return tuple(out)
 
 
 class ColumnarDedup(Deduplicator):
@@ -136,7 +123,8 @@ class ColumnarDedup(Deduplicator):
         self.present[h >> PREFILTER_SHIFT] = True
         if self.runs and self.spans[-1][1] - self.spans[-1][0] < max(1, self.horizon // 16):
             last = self.spans[-1]
-            self.runs[-1], self.spans[-1] = _merge(self.runs[-1], run), (min(last[0], span[0]), max(last[1], span[1]))
+            merged, _ = merge_by_key(self.runs[-1], run)  # the two runs as one, sorted by hash
+            self.runs[-1], self.spans[-1] = merged, (min(last[0], span[0]), max(last[1], span[1]))
         else:
             self.runs.append(run)
             self.spans.append(span)

@@ -34,10 +34,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from .column_buffer import ColumnBuffer
+from .column_buffer import from_heap
 from .columnar_dedup import NONE, hashes, safe_ids, to_columnar
 from .columnar_state import KeyCodes, LazyStates, columnar
-from .columns import as_columns, from_values, row_dicts, rows_to_columns
+from .columns import as_columns, row_dicts, rows_to_columns
 from .definitions import LateEvent
 from .vectorized import VECTORIZED, combine, merge_by_key, window_features
 
@@ -239,7 +239,7 @@ def _release(p, cols, rows, seq, ts, values) -> dict[str, np.ndarray]:
     t = ts[rows]
     now = t <= watermark if watermark != math.inf else np.ones(len(rows), dtype=bool)
     fields = sorted({"event_id", *p.row_fields})
-    held = _column_buffer(p, fields)
+    held = from_heap(p, fields)
     old_ts, old_seq, old = held.release(watermark)
     wait = rows[~now]
     held.add(t[~now], seq[~now], {name: cols[name][wait] for name in fields} if cols else {})
@@ -264,19 +264,6 @@ def _release(p, cols, rows, seq, ts, values) -> dict[str, np.ndarray]:
         for f in feats:
             out[f.name] = result[f.agg]
     return out
-
-
-def _column_buffer(p, fields) -> ColumnBuffer:
-    """The pipeline's column buffer, with the per-event heap's waiting events moved into it."""
-    held = p.__dict__.get("column_buffer")
-    if held is None:
-        held = p.__dict__["column_buffer"] = ColumnBuffer()
-    if p.buffer:
-        entries, p.buffer[:] = list(p.buffer), []
-        columns = {name: from_values([e[2][name] for e in entries]) for name in fields}
-        held.add(np.array([e[0] for e in entries], dtype=np.int64), np.array([e[1] for e in entries], dtype=np.int64),
-                 columns)
-    return held
 
 
 def _window_group(p, group, feats, keys, ts, values) -> dict[str, np.ndarray]:

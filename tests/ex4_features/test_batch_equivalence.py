@@ -49,14 +49,19 @@ def feature_sets(window_ms):
 
 
 @st.composite
-def messy_streams(draw):
+def messy_streams(draw, malformed=None, merchants: bool = False):
+    """Out-of-order streams with malformed records (`malformed`, default MALFORMED), well-formed oddities,
+    redeliveries and one event far behind the watermark; `merchants` adds a merchant key to each event."""
+    malformed = MALFORMED if malformed is None else malformed
     events = draw(ordered_events(max_size=60, users=("a", "b", "c", "d")))
     arrival = draw(disordered(events, draw(st.sampled_from([0, 1_000, 3 * MINUTE]))))
     out = []
     for e in arrival:
+        if merchants:
+            e = {**e, "merchant": "m" + str(e["event_id"] % 3)}
         roll = draw(st.integers(0, 9))
         if roll == 0:
-            out.append(draw(st.sampled_from(MALFORMED))(e))
+            out.append(draw(st.sampled_from(malformed))(e))
         elif roll == 1:
             out.append(draw(st.sampled_from(WELL_FORMED_ODDITIES))(e))
         else:
@@ -64,7 +69,8 @@ def messy_streams(draw):
         if roll == 2:  # an at-least-once source delivers it again
             out.append(dict(e))
     # always one event far behind the watermark, so every stream exercises the late path
-    out.append({"event_id": "late", "user": "a", "amount": 1.0, "ts": events[0]["ts"] - 60 * MINUTE})
+    out.append({"event_id": "late", "user": "a", **({"merchant": "m0"} if merchants else {}), "amount": 1.0,
+                "ts": events[0]["ts"] - 60 * MINUTE})
     out.append(dict(out[-1]))  # delivered again past the de-duplication horizon: a new (and too late) event
     return out
 

@@ -17,7 +17,7 @@ from hypothesis import Phase, example, given, settings, strategies as st
 from mlpractice.impl import load
 
 from .oracles import MINUTE, close, disordered, ordered_events, rolling_oracle, window_values
-from .test_batch_equivalence import WELL_FORMED_ODDITIES
+from .test_batch_equivalence import messy_streams as batch_messy_streams
 
 features = load("features")
 pytestmark = pytest.mark.exercise("4.9", "vectorized micro-batch with a columnar boundary")
@@ -158,25 +158,9 @@ def test_datetime_and_integer_times_give_the_same_rows():
 
 
 # ---------------------------------------------------------------------------- vs the per-event path
-@st.composite
-def messy_streams(draw):
-    events = draw(ordered_events(max_size=60, users=("a", "b", "c", "d")))
-    arrival = draw(disordered(events, draw(st.sampled_from([0, 1_000, 3 * MINUTE]))))
-    out = []
-    for e in arrival:
-        e = {**e, "merchant": "m" + str(e["event_id"] % 3)}
-        roll = draw(st.integers(0, 9))
-        if roll == 0:
-            out.append(draw(st.sampled_from(MALFORMED))(e))
-        elif roll == 1:
-            out.append(draw(st.sampled_from(WELL_FORMED_ODDITIES))(e))
-        else:
-            out.append(e)
-        if roll == 2:  # an at-least-once source delivers it again
-            out.append(dict(e))
-    out.append({"event_id": "late", "user": "a", "merchant": "m0", "amount": 1.0, "ts": events[0]["ts"] - 60 * MINUTE})
-    out.append(dict(out[-1]))  # again, past the de-duplication horizon
-    return out
+def messy_streams():
+    """test_batch_equivalence's streams, with a merchant key and only the faults a column can hold."""
+    return batch_messy_streams(MALFORMED, merchants=True)
 
 
 def observable(pipeline, rows, feature_names):

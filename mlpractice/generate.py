@@ -23,7 +23,6 @@ them all: the grader uses them to know which parts a learner has started);
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 import time
 from collections.abc import Collection
@@ -31,21 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import levels
+from .markers import BEGIN, BEGIN_LOOSE, END, HINT
 from .impl import EXERCISES
-from .stubs import requirement_of, stub_raise_message  # stubs.py is the one reader of stub statements
+from .stubs import requirement_of, stub_messages  # stubs.py is the one reader of stub statements
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES_DIR = ROOT / "exercises"
 BACKUPS = ROOT / ".exercise-backups"
 
-BEGIN = re.compile(
-    r"^(?P<indent>[ \t]*)# BEGIN SOLUTION\s+\[(?P<ex>\d+)\.(?P<req>\d+)\]\s+(?P<task>.+?)"
-    r"(?:\s+\(section (?P<section>[^)]+)\))?\s*$"
-)
-BEGIN_LOOSE = re.compile(r"^\s*# BEGIN SOLUTION\b")
-END = re.compile(r"^\s*# END SOLUTION\s*$")
-HINT = re.compile(r"^\s*# HINT:\s?(?P<text>.*)$")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
 # Appended to exercises/__init__.py: while `make check` runs, every stub your code reaches is
@@ -232,9 +225,7 @@ def starter_stubs(packages: list[str] | None = None, solutions: Path = SOLUTIONS
             continue
         rel = path.relative_to(solutions).as_posix()
         text, _ = rewrite(path.read_text(), f"solutions/{rel}", level=(levels_by_package or {}).get(package, "guided"))
-        stubs = sorted((node.lineno, message) for node in ast.walk(ast.parse(text))
-                       if (message := stub_raise_message(node)) is not None)
-        for _, message in stubs:
+        for message in stub_messages(ast.parse(text)):
             found.setdefault(requirement_of(message), []).append((rel, message))
     return found
 

@@ -21,6 +21,16 @@ COLOURS = {"passed": "#2e7d32", "FAILED": "#c62828", "partial": "#ef6c00", "bloc
            "not attempted": "#9e9e9e"}
 
 
+def first_passes(entries: list[dict]) -> dict[str, float]:
+    """requirement -> the minute of the first check at which it passed."""
+    found: dict[str, float] = {}
+    for e in entries:
+        for r, part in e["parts"].items():
+            if part["status"] == "passed":
+                found.setdefault(r, e["elapsed_s"] / 60)
+    return found
+
+
 def timeline(entries: list[dict], budget_minutes: float) -> bytes:
     """A PNG: one row per requirement, one dot per check at its minute, a star at the first pass."""
     import matplotlib
@@ -30,14 +40,10 @@ def timeline(entries: list[dict], budget_minutes: float) -> bytes:
     requirements = sorted({r for e in entries for r in e["parts"]}, key=lambda r: [int(x) for x in r.split(".")])
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(requirements) + 1.6), dpi=110)
     rows = {r: i for i, r in enumerate(reversed(requirements))}
-    first_pass = {}
     for e in entries:
-        minute = e["elapsed_s"] / 60
         for r, part in e["parts"].items():
-            ax.scatter(minute, rows[r], s=36, color=COLOURS.get(part["status"], "#555"), zorder=3)
-            if part["status"] == "passed":
-                first_pass.setdefault(r, minute)
-    for r, minute in first_pass.items():
+            ax.scatter(e["elapsed_s"] / 60, rows[r], s=36, color=COLOURS.get(part["status"], "#555"), zorder=3)
+    for r, minute in first_passes(entries).items():
         ax.scatter(minute, rows[r], s=220, marker="*", color=COLOURS["passed"], edgecolor="black", zorder=4)
     ax.axvline(budget_minutes, color="black", linestyle="--", linewidth=1)
     ax.text(budget_minutes, len(requirements) - 0.45, f"{budget_minutes:.0f}-minute budget ", ha="right", va="top",
@@ -81,11 +87,7 @@ def markdown_html(text: str) -> str:
 def page(exercise: int, entries: list[dict], budget_minutes: float, png: bytes, answer_md: str) -> str:
     final = entries[-1]["parts"] if entries else {}
     passed = [r for r, p in final.items() if p["status"] == "passed"]
-    first_pass = {}
-    for e in entries:
-        for r, p in e["parts"].items():
-            if p["status"] == "passed":
-                first_pass.setdefault(r, e["elapsed_s"] / 60)
+    first_pass = first_passes(entries)
     rows = "\n".join(
         f"<tr><td>{r}</td><td style='color:{COLOURS.get(p['status'], '#000')}'><b>{html.escape(p['status'])}</b></td>"
         f"<td>{f'{first_pass[r]:.0f} min' if r in first_pass else '-'}</td></tr>" for r, p in final.items())

@@ -24,6 +24,8 @@ import textwrap
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from . import markers
+
 LEVELS = ("guided", "interview")
 BEGIN = re.compile(
     r"^(?P<indent>[ \t]*)# BEGIN INTERVIEW\s+\[(?P<reqs>\d+\.\d+(?:\s*,\s*\d+\.\d+)*)\]\s+(?P<task>.+?)"
@@ -31,7 +33,6 @@ BEGIN = re.compile(
 )
 BEGIN_LOOSE = re.compile(r"^\s*# BEGIN INTERVIEW\b")
 END = re.compile(r"^\s*# END INTERVIEW\s*$")
-SOLUTION = re.compile(r"^\s*# BEGIN SOLUTION\s+\[(?P<req>\d+\.\d+)\]")
 
 
 class LevelError(ValueError):
@@ -124,7 +125,7 @@ def _blank(span: list[str], m, filename: str, first_line: int, message) -> tuple
         while end < len(span) and span[end].lstrip().startswith("#") \
                 and len(span[end]) - len(span[end].lstrip()) >= body_indent:
             end += 1
-        owned = [SOLUTION.match(line)["req"] for line in span[start:end] if SOLUTION.match(line)]
+        owned = [f"{r['ex']}.{r['req']}" for line in span[start:end] if (r := markers.BEGIN.match(line.rstrip("\n")))]
         requirement = owned[0] if owned else requirements[0]
         pad = indent + " " * body[0].col_offset
         out += span[at:start]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import generate
-from .stubs import requirement_of, stub_raise_message
+from .stubs import requirement_of, stub_messages
 
 # Fallback for a file that does not parse yet: a stub line that is not commented out.
 STUB_LINE = re.compile(r"^[ \t]*raise NotImplementedError\(\s*['\"](Exercise (\d+\.\d+): )", re.M)
@@ -34,12 +34,7 @@ def stubs_in(source: str) -> Counter:
         tree = ast.parse(source)
     except SyntaxError:
         return Counter(m[2] for m in STUB_LINE.finditer(source))
-    found = Counter()
-    for node in ast.walk(tree):
-        message = stub_raise_message(node)
-        if message is not None:
-            found[requirement_of(message)] += 1
-    return found
+    return Counter(requirement_of(message) for message in stub_messages(tree))
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,26 @@ def _not_attempted(outcomes: list[Outcome], state: str | None) -> bool:
     return state == "not attempted" or bool(outcomes) and all(o.status == "not attempted" for o in outcomes)
 
 
+def status_of(outcomes: list[Outcome], state: str | None) -> str:
+    """What the scoreboard calls a requirement: "not attempted", "passed", "FAILED", "partial" (its
+    own stubs reached, or tests skipped) or "blocked" (another part's stub reached)."""
+    if _not_attempted(outcomes, state):
+        return "not attempted"
+    if all(o.status == "passed" for o in outcomes):
+        return "passed"
+    if any(o.status == "failed" for o in outcomes):
+        return "FAILED"
+    if any(o.status == "own stub" for o in outcomes):
+        return "partial"
+    return "blocked" if any(o.status == "blocked" for o in outcomes) else "partial"
+
+
 def row(label: str, requirement: str, outcomes: list[Outcome], state: str | None,
         states: dict[str, str], rerun: str, first_message: str = "") -> list[tuple[str, str]]:
     """The (text, colour) lines for one requirement, headed by `label`. `state` is its progress
     ("not attempted", "in progress", "done", or None when the requirement has no marked regions)."""
-    if _not_attempted(outcomes, state):
+    status = status_of(outcomes, state)
+    if status == "not attempted":
         message = first_message or next((o.message for o in outcomes if o.message), "")
         return [(f"{label} not attempted: {_task(message)}", "yellow")]
     n = len(outcomes)
@@ -76,9 +91,9 @@ def row(label: str, requirement: str, outcomes: list[Outcome], state: str | None
     own = [o for o in outcomes if o.status == "own stub"]
     blocked = [o for o in outcomes if o.status == "blocked"]
     skipped = [o for o in outcomes if o.status in ("skipped", "not attempted")]
-    if passed == n:
+    if status == "passed":
         return [(f"{label} passed ({passed}/{n})", "green")]
-    if failed:
+    if status == "FAILED":
         first = failed[0]
         lines = [(f"{label} FAILED ({passed}/{n} pass)", "red"),
                  (f"{INDENT}{first.nodeid}", "red")]
@@ -89,11 +104,11 @@ def row(label: str, requirement: str, outcomes: list[Outcome], state: str | None
             lines.append((f"{INDENT}({len(failed) - 1} more failing test{'s' * (len(failed) > 2)} of {requirement})", "red"))
         lines.append((f"{INDENT}rerun with tracebacks: {rerun}", "red"))
         return lines
-    if own:
+    if own:  # partial: its own stubs
         tests = "1 test still reaches" if len(own) == 1 else f"{len(own)} tests still reach"
         return [(f"{label} partial ({passed}/{n} pass): {tests} your stub: {own[0].message}", "yellow"),
                 (f"{INDENT}rerun with tracebacks: {rerun}", "yellow")]
-    if blocked:
+    if status == "blocked":
         blockers = sorted({b for o in blocked for b in o.blockers}, key=requirement_key)
         named = ", ".join(f"{b} ({states.get(b, 'not attempted')})" for b in blockers)
         return [(f"{label} blocked by {named} ({passed}/{n} pass): "
@@ -130,10 +145,9 @@ def verdicts(outcomes: list[Outcome], states: dict[str, str]) -> dict[str, tuple
         rows.setdefault(o.requirement[0], []).append(o)
     out = {}
     for requirement, outs in rows.items():
-        lines = row("", requirement, outs, states.get(requirement), states, "")
-        first = lines[0][0].strip()
-        status = next(s for s in ("not attempted", "passed", "FAILED", "partial", "blocked") if first.startswith(s))
+        status = status_of(outs, states.get(requirement))
         failed = [o for o in outs if o.status == "failed"]
-        detail = f"{failed[0].nodeid}: {failed[0].message.splitlines()[0] if failed[0].message else ''}" if failed else ""
+        detail = f"{failed[0].nodeid}: {failed[0].message.splitlines()[0] if failed[0].message else ''}" \
+            if status == "FAILED" else ""
         out[requirement] = (status, detail)
     return out

@@ -41,6 +41,13 @@ def stub_raise_message(node: ast.AST) -> str | None:
     return None
 
 
+def stub_messages(tree: ast.AST) -> list[str]:
+    """The messages of every stub statement in a parsed module, in source order."""
+    found = sorted((node.lineno, message) for node in ast.walk(tree)
+                   if (message := stub_raise_message(node)) is not None)
+    return [message for _, message in found]
+
+
 def requirement_of(message: str) -> str | None:
     match = STUB_TEXT.match(message)
     return match[1] if match else None

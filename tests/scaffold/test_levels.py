@@ -2,7 +2,7 @@
 component markers dropped; the interview level blanks each component's functions to their specs."""
 import pytest
 
-from mlpractice import generate, levels, progress
+from mlpractice import generate, interview, levels, progress
 
 pytestmark = pytest.mark.scaffold
 
@@ -106,8 +106,7 @@ def test_both_levels_of_every_package_compile_and_list_the_same_requirements():
 def test_the_untouched_interview_starter_reads_not_attempted_for_every_graded_test(tmp_path):
     """The untouched-starter check at the interview level, for the exercises that mark components."""
     from .checkout import make_checkout, run_in
-    marked = sorted({c.file.split("/")[0] for path in generate.SOLUTIONS.rglob("*.py")
-                     for c in levels.blank_components(path.read_text(), path.relative_to(generate.SOLUTIONS).as_posix())[1]})
+    marked = [p for _, (p, _) in sorted(generate.EXERCISES.items()) if interview.components(p)]
     assert marked, "no exercise marks an interview component"
     checkout = make_checkout(tmp_path / "interview", level="interview")
     for package in marked:

@@ -71,6 +71,10 @@ def pytest_configure(config):
         learner_hypothesis()
     if config.getoption("--mutant-run"):
         learner_hypothesis(derandomize=True, database=None)
+    if config.getoption("--expect-stubs"):
+        # every graded test must fail by reaching a stub: the first failing example says so, and
+        # shrinking it (seconds per property test) would tell nothing more
+        learner_hypothesis(database=None, phases=NO_SHRINK)
 
 
 def pytest_unconfigure(config):
@@ -88,15 +92,19 @@ def learner_hypothesis(**options):
     except ImportError:
         return
     engine.MAX_SHRINKING_SECONDS = min(getattr(engine, "MAX_SHRINKING_SECONDS", 300), LEARNER_SHRINK_SECONDS)
+    if "phases" in options:
+        options["phases"] = [getattr(hypothesis.Phase, name) for name in options["phases"]]
     hypothesis.settings.register_profile("mlpractice-learner", report_multiple_bugs=False, **options)
     hypothesis.settings.load_profile("mlpractice-learner")
 
 
+NO_SHRINK = ("explicit", "reuse", "generate")  # hypothesis.Phase names, resolved in learner_hypothesis
 MAX_EXAMPLES_VAR = "MLPRACTICE_MAX_EXAMPLES"  # the isolation check's gradings set it: they test statuses
 
 
 def cap_examples(items, cap: str | None):
-    """At most `cap` examples per hypothesis test (explicit settings included), when `cap` is set."""
+    """At most `cap` examples per hypothesis test (explicit settings included) and no shrinking, when
+    `cap` is set: runs that check statuses, not answers (the isolation check's gradings)."""
     if not cap:
         return
     try:
@@ -106,8 +114,10 @@ def cap_examples(items, cap: str | None):
     for item in items:
         test = getattr(item, "obj", None)
         current = getattr(test, "_hypothesis_internal_use_settings", None)
-        if current is not None and current.max_examples > int(cap):
-            test._hypothesis_internal_use_settings = hypothesis.settings(current, max_examples=int(cap))
+        if current is not None:
+            phases = [p for p in current.phases if p.name in NO_SHRINK]
+            test._hypothesis_internal_use_settings = hypothesis.settings(
+                current, max_examples=min(current.max_examples, int(cap)), phases=phases)
 
 
 def requirement_of(item) -> tuple[str, str]:

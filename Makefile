@@ -20,11 +20,12 @@ export OMP_NUM_THREADS=1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-side interview interview-report stale check exercises reset notebooks nbval doctor bench versions mutants
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-side test-isolation interview interview-report stale check exercises reset notebooks nbval doctor bench versions mutants
 
 help:
 	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
 	@echo "make test       every check: stale starter code, tests, untouched-starter check, notebooks"
+	@echo "make test-isolation  every part graded alone at both levels (make test grades a share)"
 	@echo "make check EX=N your scoreboard for exercise N (1-4) against exercises/ (REQ=N.M: one requirement)"
 	@echo "make reset EX=N restore exercise N's starter code (your version is backed up)"
 	@echo "make doctor     OK/FAIL table of the environment"
@@ -56,13 +57,25 @@ stale: setup
 test-solutions: setup
 	$(PY) -m pytest tests --impl=solutions -p no:nbval --durations=15 $(SOLUTIONS_ARGS)
 
-# tests that each run starters in a subprocess: `make test` runs them beside the untouched-starter check
-SIDE_TESTS := tests/scaffold/test_levels.py::test_the_untouched_interview_starter_reads_not_attempted_for_every_graded_test \
-	tests/scaffold/test_interview.py::test_a_mock_interview_from_start_to_report_and_back \
+# tests that each run starters in a subprocess: `make test` runs them beside the suite's second half
+INTERVIEW_STUBS := tests/scaffold/test_levels.py::test_the_untouched_interview_starter_reads_not_attempted_for_every_graded_test
+SIDE_TESTS := tests/scaffold/test_interview.py::test_a_mock_interview_from_start_to_report_and_back \
 	tests/scaffold/test_notebooks_partial.py
 
+# The isolation check (tests/scaffold/test_isolation.py) grades every part alone, at both levels. `make test`
+# grades the guided level of every exercise and the interview level of one exercise per commit, in turn
+# (all four would add three minutes); `make test-isolation` grades everything.
+ISOLATION := tests/scaffold/test_isolation.py::test_each_part_done_alone_reads_passed_or_blocked_and_nothing_else_moves
+TURN := $(shell h=$$(git rev-parse --short=7 HEAD 2>/dev/null || echo 0); echo $$(( 0x$$h % 4 + 1 )))
+NOT_THIS_TURN := $(foreach n,1 2 3 4,$(if $(filter $(n),$(TURN)),,$(ISOLATION)[interview-$(n)]))
+
+# the untouched-starter check at both levels: every graded test reaches a stub
 test-stubs: setup
 	$(PY) -m pytest tests --impl=exercises --expect-stubs -m "not scaffold" -q -p no:warnings -p no:nbval -p no:cacheprovider --tb=short -rN
+	$(PY) -m pytest $(INTERVIEW_STUBS) --impl=solutions -p no:nbval -q
+
+test-isolation: setup
+	$(PY) -m pytest $(ISOLATION) --impl=solutions -p no:nbval -q
 
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
@@ -79,7 +92,7 @@ test-side: test-notebooks
 # the tests against the solutions; then the untouched-starter check (it mostly waits on process
 # start-ups) side by side with nbval, the side tests and the mutants (they mostly compute)
 test: stale
-	@$(MAKE) --no-print-directory test-solutions SOLUTIONS_ARGS="$(addprefix --deselect=,$(SIDE_TESTS))"
+	@$(MAKE) --no-print-directory test-solutions SOLUTIONS_ARGS="$(addprefix --deselect=,$(INTERVIEW_STUBS) $(SIDE_TESTS) $(NOT_THIS_TURN))"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-side
 	@echo "make test: all checks passed"
 

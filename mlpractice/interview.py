@@ -46,7 +46,7 @@ def summary(exercise: int) -> list[str]:
     """What the interview level leaves to you: each component, its requirements and size."""
     package = impl.package_of(exercise)
     by_task: dict[str, list[levels.Component]] = {}
-    for c in components(package):
+    for c in sorted(components(package), key=lambda c: [int(n) for n in c.requirements[0].split(".")]):
         by_task.setdefault(c.task, []).append(c)
     lines = [f"Exercise {exercise}, interview level: {BUDGET_MINUTES} minutes. Build, from the specs the stubs keep:"]
     for task, parts in by_task.items():

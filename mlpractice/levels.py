@@ -10,11 +10,14 @@ A solution file may mark a component, a run of whole functions and classes, for 
 At the guided level the two marker lines are dropped and everything else is generated as before.
 At the interview level every function inside the component keeps its decorators, signature and
 docstring (the spec) and loses its body to one stub, `raise NotImplementedError("Exercise 2.1: the
-dynamic batcher - see ...")`, with no hints; classes keep their headers, docstrings and the
-statements between their methods (constants, attributes). A function's stub belongs to the
+dynamic batcher - see ...")` (naming the task of the guided region it held, if any), with no hints;
+classes keep their headers, docstrings and the statements between their methods (constants, attributes). A function's stub belongs to the
 requirement of the guided region it contains (the first, if several), else to the component's first
 requirement, so the same graded tests, the same scoreboard and the same "not attempted" rule
-serve both levels. `blank_components` is a pure function over source text.
+serve both levels. A private function (`_name`) inside a component that holds no guided region
+and that nothing else left in the file names (code or spec) is the reference's own helper: the
+interview level drops it, and the learner designs their own. With `keep` (the grader's tests), the
+functions a kept requirement owns stay the reference. `blank_components` is a pure function over source text.
 """
 from __future__ import annotations
 
@@ -92,8 +95,11 @@ def _code_lines(lines: list[str]) -> int:
     return sum(1 for line in lines if line.strip() and not line.strip().startswith("#"))
 
 
-def _blank(span: list[str], m, filename: str, first_line: int, message) -> tuple[list[str], int]:
-    """The component's lines with every function body replaced by its stub; and the lines blanked."""
+def _blank(span: list[str], m, filename: str, first_line: int, message, keep: Collection[str] = (),
+           outside: str = "") -> tuple[list[str], int]:
+    """The component's lines with every function body replaced by its stub, except the functions owned
+    by a requirement in `keep`, and without the reference's own helpers; and the lines blanked.
+    `outside` is the rest of the file: a helper it names stays (as a stub)."""
     code = textwrap.dedent("".join(span))
     first_code = next((line for line in span if line.strip()), "")
     indent = first_code[:len(first_code) - len(first_code.lstrip())]  # what dedent took off
@@ -105,7 +111,9 @@ def _blank(span: list[str], m, filename: str, first_line: int, message) -> tuple
         raise LevelError(f"{filename}:{first_line}: a component must hold whole functions or classes only")
     requirements = [r.strip() for r in m["reqs"].split(",")]
     notebook_ref = m["section"]
-    out, at, blanked = [], 0, 0
+    # pieces: (helper name or None, lines as a stub, code lines the stub blanks, code lines dropping it blanks)
+    pieces: list[tuple[str | None, list[str], int, int]] = []
+    at = 0
     for fn in _functions(tree.body):
         body = fn.body
         has_doc = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
@@ -125,15 +133,42 @@ def _blank(span: list[str], m, filename: str, first_line: int, message) -> tuple
         while end < len(span) and span[end].lstrip().startswith("#") \
                 and len(span[end]) - len(span[end].lstrip()) >= body_indent:
             end += 1
-        owned = [f"{r['ex']}.{r['req']}" for line in span[start:end] if (r := markers.BEGIN.match(line.rstrip("\n")))]
-        requirement = owned[0] if owned else requirements[0]
+        owned = [r for line in span[start:end] if (r := markers.BEGIN.match(line.rstrip("\n")))]
+        # a function holding a guided region is that region's: its stub names the region's task
+        requirement, task, section = (f"{owned[0]['ex']}.{owned[0]['req']}", owned[0]["task"],
+                                      owned[0]["section"] or notebook_ref) if owned else (requirements[0], m["task"], notebook_ref)
+        if requirement in keep:
+            continue  # stays the reference; the guided pass stubs or keeps its regions
+        first = min([fn.lineno] + [d.lineno for d in fn.decorator_list]) - 1
+        after = end
+        while after < len(span) and not span[after].strip():
+            after += 1
+        # a private function (`_name`, not a dunder) without a guided region: the reference's own helper
+        helper = fn.name if fn.name.startswith("_") and not fn.name.startswith("__") and not owned else None
         pad = indent + " " * body[0].col_offset
-        out += span[at:start]
-        blanked += _code_lines([line for line in span[start:end] if not line.lstrip().startswith("# HINT")])
-        out.append(f"{pad}# Exercise {requirement} (interview level): {m['task']}.\n")
-        out.append(f"{pad}raise NotImplementedError({message(requirement, m['task'], notebook_ref)!r})\n")
-        at = end
-    out += span[at:]
+        stub = [f"{pad}# Exercise {requirement} (interview level): {task}.\n",
+                f"{pad}raise NotImplementedError({message(requirement, task, section)!r})\n"]
+        pieces.append((None, span[at:first], 0, 0))
+        pieces.append((helper, span[first:start] + stub + span[end:after],
+                       _code_lines([line for line in span[start:end] if not line.lstrip().startswith("# HINT")]),
+                       _code_lines(span[first:end])))
+        at = after
+    pieces.append((None, span[at:], 0, 0))
+    # drop every helper that nothing left names (outside the component, or in what stays of it)
+    dropped = {name for name, *_ in pieces if name}
+    while True:
+        text = outside + "".join("".join(lines) for name, lines, *_ in pieces if name not in dropped)
+        named = {name for name in dropped if re.search(rf"\b{re.escape(name)}\b", text)}
+        if not named:
+            break
+        dropped -= named
+    out, blanked = [], 0
+    for name, lines, as_stub, as_dropped in pieces:
+        if name in dropped:
+            blanked += as_dropped
+        else:
+            out += lines
+            blanked += as_stub
     return out, blanked
 
 
@@ -143,8 +178,8 @@ def _default_message(requirement: str, task: str, section: str | None) -> str:
 
 def blank_components(source: str, filename: str = "<solution>", keep: Collection[str] = (),
                      message=_default_message) -> tuple[str, list[Component]]:
-    """(source at the interview level before the guided pass, its components). A component with a
-    requirement in `keep` keeps its reference code (its markers dropped). `message(requirement, task,
+    """(source at the interview level before the guided pass, its components). A function owned by a
+    requirement in `keep` keeps its reference code. `message(requirement, task,
     section)` is the text each stub raises; it must start "Exercise N.M: " (stubs.py reads that)."""
     lines = source.splitlines(keepends=True)
     out, at, found = [], 0, []
@@ -152,12 +187,8 @@ def blank_components(source: str, filename: str = "<solution>", keep: Collection
         out += lines[at:i]
         requirements = tuple(r.strip() for r in m["reqs"].split(","))
         span = lines[i + 1:j]
-        if set(requirements) & set(keep):
-            out += span
-            blanked = 0
-        else:
-            new, blanked = _blank(span, m, filename, i + 2, message)
-            out += new
+        new, blanked = _blank(span, m, filename, i + 2, message, keep, "".join(lines[:i] + lines[j + 1:]))
+        out += new
         found.append(Component(requirements, m["task"], m["section"], filename.removeprefix("solutions/"),
                                i + 1, blanked))
         at = j + 1

@@ -37,17 +37,6 @@ class RingStep:
     bytes_sent: int
 
 
-def chunk_bounds(numel: int, world_size: int) -> list[tuple[int, int]]:
-    """[start, stop) of each of `world_size` chunks: sizes differ by at most one, empty chunks allowed."""
-    base, extra = divmod(numel, world_size)
-    bounds, start = [], 0
-    for i in range(world_size):
-        stop = start + base + (1 if i < extra else 0)
-        bounds.append((start, stop))
-        start = stop
-    return bounds
-
-
 def scratch(numel: int, dtype: torch.dtype) -> torch.Tensor:
     """A reusable receive buffer: fresh large allocations cost a page fault per 4 KiB on first touch,
     which at 64 MB is slower than the transfer itself (gloo keeps its buffers for the same reason)."""
@@ -58,6 +47,25 @@ def scratch(numel: int, dtype: torch.dtype) -> torch.Tensor:
 
 
 _SCRATCH: dict = {}
+
+
+def _check_flat(flat, name: str) -> None:
+    if not isinstance(flat, torch.Tensor):
+        raise TypeError(f"{name} needs a torch.Tensor, got {type(flat).__name__}")
+    if flat.dim() != 1 or not flat.is_contiguous():
+        raise ValueError(f"{name} needs a contiguous 1-D tensor, got shape {tuple(flat.shape)}"
+                         f"{'' if flat.is_contiguous() else ' (not contiguous)'}")
+
+
+def chunk_bounds(numel: int, world_size: int) -> list[tuple[int, int]]:
+    """[start, stop) of each of `world_size` chunks: sizes differ by at most one, empty chunks allowed."""
+    base, extra = divmod(numel, world_size)
+    bounds, start = [], 0
+    for i in range(world_size):
+        stop = start + base + (1 if i < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
 
 
 def _exchange(send: torch.Tensor, recv_into: torch.Tensor, right: int, left: int, group, combine) -> None:
@@ -110,20 +118,15 @@ def _ring(flat: torch.Tensor, group, log: list | None):
     return rank, world, step
 
 
-def _check_flat(flat, name: str) -> None:
-    if not isinstance(flat, torch.Tensor):
-        raise TypeError(f"{name} needs a torch.Tensor, got {type(flat).__name__}")
-    if flat.dim() != 1 or not flat.is_contiguous():
-        raise ValueError(f"{name} needs a contiguous 1-D tensor, got shape {tuple(flat.shape)}"
-                         f"{'' if flat.is_contiguous() else ' (not contiguous)'}")
-
-
 def ring_reduce_scatter(flat: torch.Tensor, *, group=None, log: list | None = None) -> int:
     """The ring's first phase, in place on the 1-D contiguous `flat`: N - 1 steps, each sending one
     chunk (`chunk_bounds`) right and adding the chunk received from the left into the local copy.
 
     Afterwards this rank holds the complete sum over all ranks of chunk (rank + 1) % N, whose index it
     returns; the other chunks hold partial sums. If `log` is a list, one RingStep per step is appended.
+    Rank r sends only to (r + 1) % N and receives only from (r - 1) % N, sends and receives posted
+    together (isend/irecv), in SEGMENT_BYTES pieces; empty chunks send nothing. A non-tensor is a
+    TypeError, a tensor that is not 1-D and contiguous a ValueError (`_check_flat` checks both).
     """
     _check_flat(flat, "ring_reduce_scatter")
     rank, world, step = _ring(flat.detach(), group, log)
@@ -138,6 +141,7 @@ def ring_all_gather(flat: torch.Tensor, *, group=None, log: list | None = None) 
     """The ring's second phase, in place on the 1-D contiguous `flat`: rank r's chunk (r + 1) % N (what
     `ring_reduce_scatter` finished there) travels once around the ring in N - 1 steps and overwrites the
     other ranks' copies, so every rank ends with the same bits in every chunk. Returns `flat`.
+    Neighbours, messages, `log` and errors as in `ring_reduce_scatter`.
     """
     _check_flat(flat, "ring_all_gather")
     rank, world, step = _ring(flat.detach(), group, log)

@@ -28,7 +28,8 @@ def shard_indices(num_samples: int, rank: int, world_size: int, *, shuffle: bool
        Total used: `per_rank * world_size`.
     3. Assignment: rank r takes positions r, r + world_size, r + 2 * world_size, ... (strided,
        not contiguous blocks) of the padded or truncated order.
-    Raises ValueError for a rank outside [0, world_size) or a negative sample count.
+    Raises ValueError for a rank outside [0, world_size) or a negative sample count, TypeError
+    unless num_samples, rank, world_size, seed and epoch are ints.
     """
     if not all(isinstance(v, int) for v in (num_samples, rank, world_size, seed, epoch)):
         raise TypeError("num_samples, rank, world_size, seed and epoch must be ints")

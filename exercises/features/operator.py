@@ -36,8 +36,20 @@ class WindowOperator:
     `continuous_names`, `features`), `allowed_lateness`, the state (`watermark`, `buffer`,
     `continuous_state`, `window_state`, `timers`, `timer_seq`, `touched`), `stats` and the sinks."""
 
+    def advance(self, watermark) -> list[dict]:
+        """Move the watermark forward (never back), release buffered events, fire windows (`release`),
+        once the events a micro-batch left waiting as columns (4.9) have joined the buffer."""
+        if "column_buffer" in self.__dict__:
+            to_heap(self)
+        return self.release(watermark)
+
     def apply(self, event, seq, kind, watermark_before, watermark_after) -> list[dict]:
-        """Apply one admitted event (the operator half of `process`); returns released rows."""
+        """Apply one admitted event (what `admit` returned); return the rows it released.
+
+        First `advance(watermark_before)` if that is past `self.watermark` (what earlier events
+        released). Then an ON_TIME event waits in the heap `self.buffer` as (ts, seq, event); an event
+        behind the watermark goes to `apply_late` at once. Last `advance(watermark_after)`.
+        """
         rows = self.advance(watermark_before) if watermark_before > self.watermark else []
         if kind == ON_TIME:
             heapq.heappush(self.buffer, (event["ts"], seq, event))
@@ -45,10 +57,10 @@ class WindowOperator:
             self.apply_late(event)
         return rows + self.advance(watermark_after)
 
-    def advance(self, watermark) -> list[dict]:
-        """Move the watermark forward (never back), release buffered events, fire windows."""
-        if "column_buffer" in self.__dict__:  # events a micro-batch left waiting join the heap first
-            to_heap(self)
+    def release(self, watermark) -> list[dict]:
+        """Set `self.watermark` to `watermark` if that is larger; pop every buffered (ts, seq, event)
+        with ts <= the watermark in (ts, seq) order and apply it (`_apply_on_time`), collecting its
+        row; then run every timer due (`_fire`). Returns the rows."""
         if watermark > self.watermark:
             self.watermark = watermark
         rows = []
@@ -61,6 +73,16 @@ class WindowOperator:
         return rows
 
     def _apply_on_time(self, event, ts, seq) -> dict:
+        """Apply an event the watermark released to every feature; return its row.
+
+        The row: {"event_id", "ts", "seq"}, `event[f]` for each f in `self.row_fields`, then every
+        continuous feature's value as of this event. Continuous features come in groups:
+        `self.groups` maps (key field, value field or None, size) to its features, and
+        `self.continuous_state[group][entity]` is that entity's `ContinuousWindowState(size, [f.agg
+        for f in feats])` (made on first use), whose `add(ts, value)` returns their values in order;
+        the entity joins `self.touched[group]`. Then every window feature (`self.windowed`) takes
+        the event (`_apply_windowed`).
+        """
         row = {"event_id": event["event_id"], "ts": ts, "seq": seq}
         for field in self.row_fields:
             row[field] = event[field]
@@ -107,7 +129,15 @@ class WindowOperator:
 
     # ------------------------------------------------------------- window state
     def _apply_windowed(self, f: Feature, event, watermark=None) -> bool:
-        """Apply `event` to f's windows (only those not late when `watermark` is given); True if any took it."""
+        """Apply `event` to f's windows (only those not late when `watermark` is given); True if any took it.
+
+        `self.window_state[f.name][entity]` maps (start, end) -> [aggregate, fired, ever_fired]; an
+        entity left without windows is deleted. Tumbling and sliding: for each window of
+        `f.window.assign(ts)` that takes it, a new window gets `make_aggregate(f.agg)` and a FIRE timer at
+        its end (`_timer`); the value is added, and a window that has fired emits its new result at once,
+        `WindowResult(f.name, entity, start, end, result, True)`. Sessions: `_apply_session` merges, and
+        the merged session takes the event unless it is late, in which case it is deleted.
+        """
         entity = event[f.key]
         value = event[f.value] if f.value else None
         states = self.window_state[f.name]
@@ -157,11 +187,18 @@ class WindowOperator:
         raise NotImplementedError('Exercise 4.6: merge overlapping and touching sessions - see notebooks/04_feature_pipeline.ipynb, section 6')
 
     def _timer(self, time, kind, name, entity, start, end):
+        """Schedule FIRE or PURGE of window (name, entity, start, end) at watermark `time`: push
+        (time, kind, number, name, entity, start, end) onto the heap `self.timers`, the number from
+        the running `self.timer_seq`."""
         # the running number keeps the heap from ever comparing entities (keys may mix str and int)
         self.timer_seq += 1
         heapq.heappush(self.timers, (time, kind, self.timer_seq, name, entity, start, end))
 
     def _fire(self):
+        """Run every timer due (time <= watermark) in heap order; one whose window is gone (merged,
+        retired or purged) is skipped. FIRE, unless the window has fired: emit `WindowResult(name,
+        entity, start, end, result, ever_fired)`, set fired and ever_fired, schedule its PURGE at
+        end + allowed_lateness. PURGE: delete the window (and the entity's entry once it is empty)."""
         emit = self.emit_fired
         while self.timers and self.timers[0][0] <= self.watermark:
             _, kind, _, name, entity, start, end = heapq.heappop(self.timers)

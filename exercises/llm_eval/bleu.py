@@ -142,6 +142,7 @@ def bleu_from_stats(stats: BLEUStats, *, smooth: str = "exp", smooth_value: floa
     - correct[n] == 0: `exp` doubles a running factor f (starting at 1) and uses 100/(f*total),
       `floor` uses 100*k/total (k = 0.1 by default), `none`/`add-k` leave 0. Otherwise 100*correct/total.
     - score = bp * exp(mean of log p over the averaged orders), log(0) taken as -9999999999.
+    An unknown `smooth` is a ValueError naming the choices (`SMOOTH_DEFAULTS`).
     """
     # Exercise 1.1: BLEU score from sufficient statistics with smoothing.
     # Hint: follow the bullet list literally; the order of the checks matters for add-k.

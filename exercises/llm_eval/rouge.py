@@ -29,6 +29,7 @@ class Score(NamedTuple):
 
 
 def f_measure(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall; 0.0 when both are 0."""
     return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 

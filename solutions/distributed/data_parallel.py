@@ -14,6 +14,7 @@ import torch.distributed as dist
 from .ring import ring_allreduce
 
 
+# BEGIN INTERVIEW [3.3] gradient averaging in one bucket (section 3)
 def average_gradients(parameters, *, group=None, bucketed: bool = True) -> int:
     """Replace every `p.grad` by its mean over the ranks of `group`; return the number of all-reduces.
 
@@ -43,6 +44,7 @@ def average_gradients(parameters, *, group=None, bucketed: bool = True) -> int:
         offset += n
     return 1
     # END SOLUTION
+# END INTERVIEW
 
 
 def check_same_gradients(parameters, *, group=None) -> None:

@@ -11,6 +11,7 @@ import math
 import torch
 
 
+# BEGIN INTERVIEW [3.1] sharding exactly like DistributedSampler (section 1)
 def shard_indices(num_samples: int, rank: int, world_size: int, *, shuffle: bool = True, seed: int = 0,
                   epoch: int = 0, drop_last: bool = False) -> list[int]:
     """The indices rank `rank` of `world_size` reads in epoch `epoch`, in reading order.
@@ -26,7 +27,8 @@ def shard_indices(num_samples: int, rank: int, world_size: int, *, shuffle: bool
        Total used: `per_rank * world_size`.
     3. Assignment: rank r takes positions r, r + world_size, r + 2 * world_size, ... (strided,
        not contiguous blocks) of the padded or truncated order.
-    Raises ValueError for a rank outside [0, world_size) or a negative sample count.
+    Raises ValueError for a rank outside [0, world_size) or a negative sample count, TypeError
+    unless num_samples, rank, world_size, seed and epoch are ints.
     """
     if not all(isinstance(v, int) for v in (num_samples, rank, world_size, seed, epoch)):
         raise TypeError("num_samples, rank, world_size, seed and epoch must be ints")
@@ -53,3 +55,4 @@ def shard_indices(num_samples: int, rank: int, world_size: int, *, shuffle: bool
         order = [order[i % len(order)] for i in range(total)]
     return order[rank:total:world_size]
     # END SOLUTION
+# END INTERVIEW

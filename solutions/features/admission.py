@@ -44,11 +44,21 @@ class Source:
                 return f"value field {field!r} must be finite, got {x!r}"
         return None
 
+    # BEGIN INTERVIEW [4.5] admission: validate, de-duplicate, number, watermark (section 5)
     def admit(self, record):
         """Validate, de-duplicate and number one record; classify it against the watermark.
 
         Returns (event, seq, ON_TIME | BEHIND, watermark_before, watermark_after) for an event
         the operator must see, or None when the record was a dead letter or a duplicate.
+
+        Every record counts (`offset` and stats["records"] += 1). A malformed one (`validate` says
+        why) goes to `emit_dead_letter((record, reason))`, counted in stats["dead_letter"]; one that
+        `self.dedup.is_duplicate(event_id, <watermark before it>)` counts in stats["duplicates"].
+        Otherwise `self.dedup.remember(event_id, ts)`; the event is ON_TIME if ts >= the watermark
+        before it (`self.clock`), else BEHIND; `max_ts` and then the watermark, `max(clock, max_ts -
+        max_out_of_orderness)`, move on (never back), `self.dedup.expire(clock)` when
+        `self.dedup.due(clock)`; the event takes `self.seq` (then += 1); an ON_TIME one counts in
+        stats["accepted"].
         """
         self.offset += 1
         self.stats["records"] += 1
@@ -73,3 +83,4 @@ class Source:
         if kind == ON_TIME:
             self.stats["accepted"] += 1  # an event behind the watermark is counted where windows decide on it
         return record, seq, kind, before, self.clock
+    # END INTERVIEW

@@ -137,7 +137,13 @@ class ContinuousWindowState:
         self.events: deque = deque()  # (ts, value), oldest first
         self.latest = None
 
+    # BEGIN INTERVIEW [4.2] the continuous-window state (section 2)
     def add(self, ts: int, value) -> list:
+        """Fold in the event at `ts`; return every aggregate's result as of it, in order.
+
+        Events come in (ts, arrival) order: a ts before the latest one (`self.latest`) is a ValueError
+        saying so. `evict(ts)` first, then (ts, value) joins `self.events` and every aggregate adds value.
+        """
         if self.latest is not None and ts < self.latest:
             raise ValueError(f"event time {ts} is before {self.latest}: a continuous window needs events in "
                              "event-time order (reorder them with the watermark first)")
@@ -164,6 +170,7 @@ class ContinuousWindowState:
             for agg in self.aggregates:
                 agg.remove(old)
         # END SOLUTION
+    # END INTERVIEW
 
     def results(self) -> list:
         return [agg.result() for agg in self.aggregates]

@@ -88,6 +88,7 @@ class BLEUScore:
         return f"BLEU = {self.score:.2f} {prec} (BP = {self.bp:.3f} hyp_len = {self.sys_len} ref_len = {self.ref_len})"
 
 
+# BEGIN INTERVIEW [1.1] BLEU from tokens to score (section 2)
 def ngram_counts(tokens: Sequence[str], max_order: int = MAX_ORDER) -> Counter:
     """Counts of every n-gram (as a tuple of tokens) of order 1..max_order."""
     counts: Counter = Counter()
@@ -162,6 +163,7 @@ def bleu_from_stats(stats: BLEUStats, *, smooth: str = "exp", smooth_value: floa
     - correct[n] == 0: `exp` doubles a running factor f (starting at 1) and uses 100/(f*total),
       `floor` uses 100*k/total (k = 0.1 by default), `none`/`add-k` leave 0. Otherwise 100*correct/total.
     - score = bp * exp(mean of log p over the averaged orders), log(0) taken as -9999999999.
+    An unknown `smooth` is a ValueError naming the choices (`SMOOTH_DEFAULTS`).
     """
     # BEGIN SOLUTION [1.1] BLEU score from sufficient statistics with smoothing (section 2)
     # HINT: follow the bullet list literally; the order of the checks matters for add-k.
@@ -194,6 +196,7 @@ def bleu_from_stats(stats: BLEUStats, *, smooth: str = "exp", smooth_value: floa
     log_sum = sum(math.log(p) if p != 0.0 else LOG_ZERO for p in precisions[:orders])
     return bp * math.exp(log_sum / orders), tuple(precisions), bp
     # END SOLUTION
+# END INTERVIEW
 
 
 # ---------------------------------------------------------------- input handling (scaffolding)

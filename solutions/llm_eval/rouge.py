@@ -26,7 +26,9 @@ class Score(NamedTuple):
     fmeasure: float
 
 
+# BEGIN INTERVIEW [1.2] ROUGE-N, ROUGE-L and ROUGE-Lsum with the LCS (section 3)
 def f_measure(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall; 0.0 when both are 0."""
     return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 
@@ -127,6 +129,7 @@ def rouge_lsum(ref_sents: Sequence[Sequence[str]], pred_sents: Sequence[Sequence
     precision, recall = hits / n, hits / m
     return Score(precision, recall, f_measure(precision, recall))
     # END SOLUTION
+# END INTERVIEW
 
 
 def sentences(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 start at the interview level, checks logged with the elapsed time, the report, asking before discarding
 work, and `make reset` back to the guided level."""
 import json
+import re
 import time
 
 import pytest
@@ -37,11 +38,14 @@ def test_the_report_shows_the_timeline_the_scoreboard_the_failures_and_the_answe
     assert "<b>Q?</b> An <code>answer</code>." in page and "50 min" in page  # when 2.1 first passed
 
 
-def test_every_exercise_with_an_interview_level_has_model_answers():
+def test_every_exercise_has_an_interview_level_and_a_model_answer_per_follow_up_question():
     text = (interview.generate.ROOT / "EXERCISES.md").read_text()
-    for exercise in (2,):
-        assert interview.components(interview.impl.package_of(exercise))
-        assert interview_report.answers(exercise, text).count("**") >= 2 * 5
+    for exercise, (package, notebook) in interview.generate.EXERCISES.items():
+        assert interview.components(package), f"exercise {exercise} has no interview level"
+        cells = json.loads((interview.generate.ROOT / "notebooks" / notebook).read_text())["cells"]
+        questions = sum("".join(c["source"]).count("**Interview follow-up") for c in cells if c["cell_type"] == "markdown")
+        answers = re.findall(r"^\*\*[^*]+\(section [^)]+\)\.\*\*", interview_report.answers(exercise, text), re.M)
+        assert questions >= 5 and len(answers) == questions, (exercise, questions, answers)
 
 
 @pytest.mark.timeout(300)

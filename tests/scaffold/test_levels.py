@@ -75,6 +75,44 @@ def test_a_kept_component_is_the_reference_at_either_level():
     assert progress.stubs_in(text) == {"9.3": 1}
 
 
+def test_keeping_one_requirement_keeps_only_the_functions_it_owns():
+    # a learner who did 9.2 alone at the interview level has written `scale`, nothing of 9.1's
+    text, _ = generate.rewrite(SOLUTION, keep={"9.2"}, level="interview")
+    assert "return self.k * x" in text
+    assert "self.k = k" not in text and "return s.helper(s.scale(x))" not in text
+    assert progress.stubs_in(text) == {"9.1": 3, "9.3": 1}
+
+
+HELPERS = '''# BEGIN INTERVIEW [9.1] the job (section 1)
+def _unused(x):
+    return x + 1
+
+
+def _named_by_a_spec(x):
+    return x * 2
+
+
+def job(x):
+    """Twice x plus one (`_named_by_a_spec` doubles)."""
+    return _unused(_named_by_a_spec(x))
+
+
+def _named_outside(x):
+    return x
+# END INTERVIEW
+
+
+Y = _named_outside(1)
+'''
+
+
+def test_the_reference_s_own_helpers_are_dropped_unless_something_left_names_them():
+    text, _ = generate.rewrite(HELPERS, level="interview")
+    compile(text, "x.py", "exec")
+    assert "_unused" not in text and "def _named_by_a_spec(x):" in text and "def _named_outside(x):" in text
+    assert progress.stubs_in(text) == {"9.1": 3}
+
+
 def test_components_count_the_reference_lines_they_blank():
     _, [component] = levels.blank_components(SOLUTION)
     assert component.requirements == ("9.1", "9.2") and component.reference_lines == 4
@@ -104,16 +142,15 @@ def test_both_levels_of_every_package_compile_and_list_the_same_requirements():
 
 @pytest.mark.timeout(600)
 def test_the_untouched_interview_starter_reads_not_attempted_for_every_graded_test(tmp_path):
-    """The untouched-starter check at the interview level, for the exercises that mark components."""
+    """The untouched-starter check at the interview level: every exercise marks components, and one
+    pytest run (one collection) grades all of them, as `make test-stubs` does at the guided level."""
     from .checkout import make_checkout, run_in
-    marked = [p for _, (p, _) in sorted(generate.EXERCISES.items()) if interview.components(p)]
-    assert marked, "no exercise marks an interview component"
+    unmarked = [p for _, (p, _) in sorted(generate.EXERCISES.items()) if not interview.components(p)]
+    assert not unmarked, f"exercises without an interview component: {unmarked}"
     checkout = make_checkout(tmp_path / "interview", level="interview")
-    for package in marked:
-        number = next(n for n, (p, _) in generate.EXERCISES.items() if p == package)
-        assert progress.level_of(package, checkout / "exercises") == "interview"
-        result = run_in(checkout, "-m", "pytest", f"tests/ex{number}_{package}", "--impl=exercises", "--expect-stubs",
-                        "-m", "not scaffold", "-q", "-p", "no:warnings", "-p", "no:nbval", "-p", "no:cacheprovider",
-                        "--tb=short", "-rN", timeout=560)
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-        assert "report 'not attempted'" in result.stdout
+    assert {progress.level_of(p, checkout / "exercises") for p, _ in generate.EXERCISES.values()} == {"interview"}
+    result = run_in(checkout, "-m", "pytest", "tests", "--impl=exercises", "--expect-stubs",
+                    "-m", "not scaffold", "-q", "-p", "no:warnings", "-p", "no:nbval", "-p", "no:cacheprovider",
+                    "--tb=short", "-rN", timeout=560)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "report 'not attempted'" in result.stdout

@@ -3,7 +3,6 @@ from collections import Counter
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from sklearn.metrics import accuracy_score, f1_score
 
 from mlpractice.impl import load
 
@@ -17,6 +16,8 @@ LABELS = ["positive", "negative", "neutral"]
 @given(st.lists(st.tuples(st.sampled_from(LABELS + ["Positive", " neutral\n", "maybe", ""]),
                           st.sampled_from(LABELS)), min_size=1, max_size=40))
 def test_accuracy_and_macro_f1_equal_sklearn(pairs):
+    # the oracle is imported here, not at the top: grading another part of exercise 1 need not load sklearn
+    from sklearn.metrics import accuracy_score, f1_score
     preds = [p for p, _ in pairs]
     golds = [g for _, g in pairs]
     metric = llm_eval.get_metric("accuracy", labels=LABELS)

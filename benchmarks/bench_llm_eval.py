@@ -8,7 +8,7 @@ systems, so every reference appears four times). How it stays fair:
 - caches are cleared before every run on both sides (our tokenizer caches emptied; a fresh sacreBLEU
   object, a fresh RougeScorer and a fresh embedding cache each run);
 - every run's output is checked against the peer's from the same round: BLEU score, precisions and
-  lengths; ROUGE precision, recall and F of every item, for each type alone and all four at once;
+  lengths; chrF and chrF++ scores; ROUGE precision, recall and F of every item, for each type alone and all four at once;
   similarity per item;
 - medians over the rounds with their ranges, and the ratio peer time / our time per round (median and
   range; >= 1.0 means we are at least as fast).
@@ -84,6 +84,10 @@ def check_bleu(out):
     assert max(abs(a - b) for a, b in zip(ours.precisions, peer.precisions)) < 1e-9
 
 
+def check_chrf(out):
+    assert abs(out["ours"].score - out["sacreBLEU"].score) < 1e-9, (out["ours"].score, out["sacreBLEU"].score)
+
+
 def check_rouge(out):
     for ours, peer in zip(out["ours"], out["rouge-score"]):
         for kind in peer:
@@ -119,6 +123,12 @@ def main() -> int:
     times = rounds({"ours": lambda: llm_eval.corpus_bleu(preds, refs),
                     "sacreBLEU": lambda: sacrebleu.BLEU().corpus_score(preds, [refs])}, check_bleu, args.rounds)
     report("corpus BLEU", times, "sacreBLEU")
+
+    for word_order, label in [(0, "chrF"), (2, "chrF++")]:
+        times = rounds({"ours": lambda wo=word_order: llm_eval.corpus_chrf(preds, refs, word_order=wo),
+                        "sacreBLEU": lambda wo=word_order: sacrebleu.CHRF(word_order=wo).corpus_score(preds, [refs])},
+                       check_chrf, args.rounds)
+        report(label, times, "sacreBLEU")
 
     for kinds in [[k] for k in ROUGE_TYPES] + [ROUGE_TYPES]:
         def ours(kinds=kinds):

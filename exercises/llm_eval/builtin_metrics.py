@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from .bleu import BLEU, BLEUStats, as_reference_list, bleu_from_stats
+from .chrf import CHRF, CHRFStats
 from .metric import Metric, Sums, exact, register_metric
 from .rouge import ROUGE_TYPES, check_rouge_types, rouge, warn_if_no_newlines
 from .tokenizers import dropped_by_rouge_tokenizer
@@ -58,6 +59,37 @@ class CorpusBLEU(Metric):
     @property
     def signature(self):
         return f"metric:bleu|{self.bleu.signature(self.state.nrefs)}"
+
+
+@register_metric("chrf")
+class CorpusCHRF(Metric):
+    """Corpus chrF (chrF++ with word_order=2) from summed segment statistics, as sacreBLEU's CHRF."""
+
+    def __init__(self, **chrf_options):
+        self.chrf = CHRF(**chrf_options)
+        super().__init__()
+
+    def zero(self):
+        return CHRFStats()
+
+    def item_stats(self, prediction, reference):
+        return self.chrf.item_stats(prediction, as_reference_list(reference, "reference"))
+
+    def score(self, stats):
+        return {"score": self.chrf.score(stats).score}
+
+    def options(self):
+        return {"chrf": str(self.chrf.signature(0)).split("|", 1)[1]}
+
+    def to_vector(self, stats):
+        return list(stats.counts or (0,) * (3 * (self.chrf.char_order + self.chrf.word_order)))
+
+    def from_vector(self, v):
+        return CHRFStats(tuple(int(round(x)) for x in v), self.state.nrefs)
+
+    @property
+    def signature(self):
+        return f"metric:chrf|{self.chrf.signature(self.state.nrefs)}"
 
 
 @register_metric("sentence_bleu")

@@ -213,11 +213,11 @@ def as_reference_list(refs, where: str) -> list[str]:
     return list(refs)
 
 
-def check_aligned(hypotheses, references) -> list[list[str]]:
+def check_aligned(hypotheses, references, sentence_fn: str = "sentence_bleu") -> list[list[str]]:
     """Validate corpus inputs (type, then length) and return references as lists per item."""
     if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence):
         raise ValueError("hypotheses must be a list of strings, not a bare string "
-                         "(use sentence_bleu for one sentence)")
+                         f"(use {sentence_fn} for one sentence)")
     if isinstance(references, str) or not isinstance(references, Sequence):
         raise ValueError("references must be a list aligned with hypotheses (item i: a string or a "
                          "list of strings), not a bare string")

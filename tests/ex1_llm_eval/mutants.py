@@ -7,6 +7,7 @@ from mlpractice.mutants import Mutant
 BLEU, ROUGE, METRIC, BUILTIN = "llm_eval/bleu.py", "llm_eval/rouge.py", "llm_eval/metric.py", "llm_eval/builtin_metrics.py"
 PPL, SIM, COMPARE, TRACKER = ("llm_eval/perplexity.py", "llm_eval/similarity.py", "llm_eval/compare.py",
                               "llm_eval/tracker.py")
+CHRF, PASSK, SANDBOX = "llm_eval/chrf.py", "llm_eval/passk.py", "llm_eval/sandbox.py"
 
 MUTANTS = [
     # 1.1 BLEU statistics and score
@@ -152,4 +153,38 @@ MUTANTS = [
            "touching intervals are flagged (<=)"),
     Mutant("1.8", TRACKER, "                significant = bool(high < prev_low)\n", "                significant = bool(low < prev_low)\n",
            "flags when the lower bounds moved down, though the intervals still overlap"),
+    # 1.12 chrF and chrF++
+    Mutant("1.12", CHRF, "return (sum(hyp.values()) if ref else 0), sum(ref.values()), matches",
+           "return sum(hyp.values()), sum(ref.values()), matches",
+           "counts the hypothesis n-grams of an order the reference does not reach (sacreBLEU counts 0)"),
+    Mutant("1.12", CHRF, "matches = sum(min(count, ref[g]) for g, count in hyp.items() if g in ref)",
+           "matches = sum(count for g, count in hyp.items() if g in ref)",
+           "matches not clipped by the reference count"),
+    Mutant("1.12", CHRF, "        if n_hyp > 0 and n_ref > 0:\n", "        if n_hyp > 0 or n_ref > 0:\n",
+           "an order only one side reaches joins the average"),
+    Mutant("1.12", CHRF, "    factor = beta ** 2\n", "    factor = beta\n", "beta, not beta squared, weighs recall"),
+    Mutant("1.12", CHRF, "        return 100 * f_sum / orders\n", "        return 100 * f_sum / max(effective, 1)\n",
+           "eps smoothing averages over the effective orders only"),
+    Mutant("1.12", CHRF, "        if score > best_score:\n", "        if score >= best_score:\n",
+           "a tie between references goes to the last one"),
+    Mutant("1.12", CHRF, "    score = (1 + factor) * avg_p * avg_r\n    score /= factor * avg_p + avg_r\n    return 100 * score",
+           "    return 100 * (1 + factor) * avg_p * avg_r / (factor * avg_p + avg_r)",
+           "the same formula in another order of operations: its rounding breaks sacreBLEU's ties differently"),
+    Mutant("1.12", CHRF, "    best, best_score = (), -1.0\n", "    best, best_score = (), 0.0\n",
+           "a segment whose references all score 0 keeps no statistics at all"),
+    # 1.10 pass@k with sandboxed execution
+    Mutant("1.10", PASSK, "    if n - c < k:\n", "    if n - c <= k:\n",
+           "n - c == k taken as certain, though one k-subset holds no passing sample"),
+    Mutant("1.10", PASSK, "range(n - c + 1, n + 1)", "range(n - c, n + 1)", "one factor too many in the product"),
+    Mutant("1.10", PASSK, "    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))\n",
+           "    return 1.0 - (1.0 - c / n) ** k\n", "the naive, biased estimator 1 - (1 - c/n)^k"),
+    Mutant("1.10", SANDBOX, "(limits.cpu_seconds, limits.cpu_seconds + 1)", "(limits.cpu_seconds, limits.cpu_seconds)",
+           "the CPU limit's hard value equals the soft one: SIGKILL with no SIGXCPU first"),
+    Mutant("1.10", SANDBOX, "            (resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes)),\n", "",
+           "no memory limit"),
+    Mutant("1.10", SANDBOX, "    if returncode == 0 and lines and lines[-1] == nonce:\n", "    if returncode == 0:\n",
+           "exit status 0 counts as a pass: a program that exits before its tests passes"),
+    Mutant("1.10", SANDBOX, "    if returncode == 0 and lines and lines[-1] == nonce:\n",
+           "    if returncode == 0 and nonce in stdout:\n", "the nonce anywhere in stdout, not as its last line"),
+    Mutant("1.10", SANDBOX, "signal.Signals(-returncode).name", "str(-returncode)", "a bare signal number as the detail"),
 ]

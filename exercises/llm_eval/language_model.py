@@ -11,6 +11,7 @@ A language model here is anything with
   - `log_probs(ids) -> list[float]`: for a window of ids, log p(ids[t] | ids[:t]) for t = 1..len-1,
     seeing nothing before the window.
 `HFCausalLM` wraps any transformers causal LM (a local checkpoint directory or a model object);
+`TinyGPTLM` the repository's tiny byte-level GPT (mlpractice/tinygpt.py, two committed checkpoints);
 `NgramLM` is a character n-gram model with Witten-Bell interpolation, trained in a second.
 """
 from __future__ import annotations
@@ -80,6 +81,31 @@ class HFCausalLM:
         with torch.no_grad():
             logits = self.model(torch.tensor([ids])).logits[0, :-1].double()
             logp = torch.log_softmax(logits, dim=-1)
+            return logp.gather(1, torch.tensor(ids[1:]).unsqueeze(1)).squeeze(1).tolist()
+
+
+class TinyGPTLM:
+    """The tiny byte-level GPT (`mlpractice.tinygpt`): `TinyGPTLM("early")` or `TinyGPTLM("late")`.
+    Tokens are UTF-8 bytes after the end-of-text prefix; windows up to the model's context (64)."""
+
+    def __init__(self, checkpoint: str = "late"):
+        from mlpractice import tinygpt
+
+        self.model = tinygpt.load(checkpoint)
+        self.name = f"tinygpt-{checkpoint}"
+        self.max_length = self.model.config.context
+        self._encode = tinygpt.encode
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._encode(text)
+
+    def log_probs(self, ids: list[int]) -> list[float]:
+        import torch
+
+        if len(ids) < 2:
+            return []
+        with torch.no_grad():
+            logp = torch.log_softmax(self.model(torch.tensor([ids]))[0, :-1].double(), dim=-1)
             return logp.gather(1, torch.tensor(ids[1:]).unsqueeze(1)).squeeze(1).tolist()
 
 

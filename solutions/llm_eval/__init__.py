@@ -11,7 +11,7 @@ from .metric import Metric, MetricResult, Sums, get_metric, register_metric, reg
 from . import builtin_metrics  # noqa: F401  (registers bleu, chrf, sentence_bleu, rouge, exact_match, f1, accuracy)
 from .builtin_metrics import normalize_answer, token_f1
 from .evaluator import EvalResult, Evaluator
-from .language_model import HFCausalLM, LanguageModel, NgramLM
+from .language_model import HFCausalLM, LanguageModel, NgramLM, TinyGPTLM
 from .perplexity import PerplexityResult, perplexity  # registers perplexity
 from .similarity import CachedEmbedder, MiniLMEmbedder, semantic_similarity  # registers semantic_similarity
 from .compare import Comparison, compare
@@ -27,6 +27,7 @@ __all__ = [
     "CHRFScore", "CHRFSignature", "CHRFStats", "corpus_chrf", "sentence_chrf",
     "Metric", "MetricResult", "Sums", "get_metric", "register_metric", "registered_metrics",
     "normalize_answer", "token_f1", "EvalResult", "Evaluator", "HFCausalLM", "LanguageModel", "NgramLM",
+    "TinyGPTLM",
     "PerplexityResult", "perplexity", "CachedEmbedder", "MiniLMEmbedder", "semantic_similarity",
     "Comparison", "compare", "EvalTracker", "Regression", "generate_report",
     "mean_pass_at_k", "pass_at_k", "Limits", "SampleResult", "run_sample", "CodeEvalResult", "evaluate_code",

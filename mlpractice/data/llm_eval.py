@@ -135,3 +135,28 @@ def heldout_text(n_chars: int = 4000) -> tuple[str, str]:
     text = "\n".join(topics[k] for k in sorted(topics))
     split = len(text) - n_chars
     return text[:split], text[split:]
+
+
+
+def cloze_questions(n: int = 40, seed: int = 0, n_choices: int = 4) -> list[tuple[str, tuple[str, ...], int]]:
+    """Multiple-choice cloze questions from the held-out text (exercise 1, part 1.11) as (context, choices,
+    gold index): the context is up to 40 characters before a word of 3 or more letters (from the start of
+    its line), the gold choice that word, the others distinct words drawn from elsewhere in the held-out
+    text. The tiny GPT never trained on this text."""
+    import random
+    import re
+
+    _, held = heldout_text()
+    rnd = random.Random(seed)
+    spots = [m for m in re.finditer(r"(?<=[a-z,] )([a-z]{3,12})\b", held)]
+    vocabulary = sorted({m[1] for m in spots})
+    out = []
+    for m in rnd.sample(spots, min(n, len(spots))):
+        line_start = held.rfind("\n", 0, m.start()) + 1
+        context = held[max(line_start, m.start() - 41):m.start() - 1]
+        gold = m[1]
+        others = rnd.sample([w for w in vocabulary if w != gold], n_choices - 1)
+        choices = others + [gold]
+        rnd.shuffle(choices)
+        out.append((context, tuple(choices), choices.index(gold)))
+    return out

@@ -49,3 +49,24 @@ def trend(history, title="Metric over runs"):
     _legend_outside(ax)
     fig.tight_layout()
     return fig
+
+
+def reliability(tables: dict, title="Reliability diagram"):
+    """Accuracy against mean confidence per confidence bin, one series per model; the diagonal is perfect
+    calibration and each marker's area is the bin's share of the questions. `tables` maps a model's name to
+    the rows of `calibration` ({low, high, n, accuracy, confidence})."""
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for name, rows in tables.items():
+        total = sum(r["n"] for r in rows)
+        ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], marker=None, linewidth=1.2)
+        ax.scatter([r["confidence"] for r in rows], [r["accuracy"] for r in rows],
+                   s=[600 * r["n"] / total for r in rows], alpha=0.7, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("mean confidence in the bin")
+    ax.set_ylabel("accuracy in the bin")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig

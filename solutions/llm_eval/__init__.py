@@ -2,7 +2,7 @@
 
 Reading order: tokenizers -> bleu -> rouge -> chrf -> metric (the protocol) -> builtin_metrics -> evaluator,
 then the stretch parts: language_model + perplexity, similarity, compare, tracker, report, models,
-passk + sandbox + code_eval (pass@k for generated code).
+passk + sandbox + code_eval (pass@k for generated code), multiple_choice (log-likelihood and calibration).
 """
 from .bleu import BLEUScore, BLEUSignature, BLEUStats, corpus_bleu, sentence_bleu
 from .rouge import Score, rouge
@@ -20,6 +20,7 @@ from .report import generate_report
 from .passk import mean_pass_at_k, pass_at_k
 from .sandbox import Limits, SampleResult, run_sample
 from .code_eval import CodeEvalResult, evaluate_code
+from .multiple_choice import MCResult, Question, evaluate_multiple_choice
 from .models import CallableModel, HFGenerator, OpenAICompletions
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "PerplexityResult", "perplexity", "CachedEmbedder", "MiniLMEmbedder", "semantic_similarity",
     "Comparison", "compare", "EvalTracker", "Regression", "generate_report",
     "mean_pass_at_k", "pass_at_k", "Limits", "SampleResult", "run_sample", "CodeEvalResult", "evaluate_code",
+    "MCResult", "Question", "evaluate_multiple_choice",
     "CallableModel", "HFGenerator", "OpenAICompletions",
 ]

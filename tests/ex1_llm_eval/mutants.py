@@ -8,6 +8,7 @@ BLEU, ROUGE, METRIC, BUILTIN = "llm_eval/bleu.py", "llm_eval/rouge.py", "llm_eva
 PPL, SIM, COMPARE, TRACKER = ("llm_eval/perplexity.py", "llm_eval/similarity.py", "llm_eval/compare.py",
                               "llm_eval/tracker.py")
 CHRF, PASSK, SANDBOX = "llm_eval/chrf.py", "llm_eval/passk.py", "llm_eval/sandbox.py"
+MC = "llm_eval/multiple_choice.py"
 
 MUTANTS = [
     # 1.1 BLEU statistics and score
@@ -187,4 +188,18 @@ MUTANTS = [
     Mutant("1.10", SANDBOX, "    if returncode == 0 and lines and lines[-1] == nonce:\n",
            "    if returncode == 0 and nonce in stdout:\n", "the nonce anywhere in stdout, not as its last line"),
     Mutant("1.10", SANDBOX, "signal.Signals(-returncode).name", "str(-returncode)", "a bare signal number as the detail"),
+    # 1.11 multiple choice by log-likelihood, with calibration
+    Mutant("1.11", MC, "key=lambda i: logliks[i] / len(choices[i]))", "key=lambda i: logliks[i] / (len(choices[i]) + 1))",
+           "acc_norm counts the delimiter's space in the length"),
+    Mutant("1.11", MC, "    plain = max(range(len(logliks)), key=lambda i: logliks[i])\n",
+           "    plain = max(range(len(logliks)), key=lambda i: (logliks[i], i))\n", "a tie goes to the last choice"),
+    Mutant("1.11", MC, "    top = max(logliks)\n    weights = [math.exp(x - top) for x in logliks]\n",
+           "    weights = [math.exp(x) for x in logliks]\n", "the softmax without subtracting the maximum (underflows)"),
+    Mutant("1.11", MC, "        members[bisect.bisect_right(inner, c)].append(i)\n",
+           "        members[min(int(c * bins), bins - 1)].append(i)\n",
+           "floor(c * bins) for the bin: 0.57 lands one bin low at 100 bins"),
+    Mutant("1.11", MC, "        ece += len(idx) / n * abs(acc - conf)\n", "        ece += abs(acc - conf) / bins\n",
+           "every bin weighs the same, whatever its size"),
+    Mutant("1.11", MC, "        ece += len(idx) / n * abs(acc - conf)\n", "        ece += len(idx) / n * (acc - conf)\n",
+           "signed gaps: over- and under-confidence cancel"),
 ]

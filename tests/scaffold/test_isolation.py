@@ -7,6 +7,7 @@ interview level), graded by `make check` (python -m mlpractice check N). R must 
 INTERVIEW_PREREQUISITES), and every other requirement "not attempted".
 """
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -48,10 +49,17 @@ def scoreboard(stdout: str) -> dict[str, str]:
     return rows
 
 
+# Writing a checkout parses every solution file, and CPython 3.11's ast.parse is not thread-safe (one CI run
+# died of "SystemError: AST constructor recursion depth mismatch"): the pool's threads take turns there,
+# which costs nothing, since parsing holds the GIL anyway; only the gradings run side by side.
+CHECKOUT = threading.Lock()
+
+
 def problem(requirement: str, root, level: str = "guided") -> str | None:
     """Grade a starter with only `requirement` filled in; what is wrong with its scoreboard, or None."""
     exercise = int(requirement.split(".")[0])
-    checkout = make_checkout(root / requirement, keep={requirement}, level=level)
+    with CHECKOUT:
+        checkout = make_checkout(root / requirement, keep={requirement}, level=level)
     # statuses are what is checked here, not the reference's answers (the suite checks those): a few
     # examples per property test say "passed" or "blocked by" as well as the full search does
     result = run_in(checkout, "-m", "mlpractice", "check", str(exercise), timeout=280,

@@ -12,7 +12,9 @@ systems, so every reference appears four times). How it stays fair:
   similarity per item;
 - medians over the rounds with their ranges, and the ratio peer time / our time per round (median and
   range; >= 1.0 means we are at least as fast).
-The embedding path is compared with plain batched encoding without a cache (sentence-transformers'
+The tiny GPT's scoring (log-probabilities of every token of 2000 windows) runs in batches of 32 padded
+windows against one window at a time, checked equal to 1e-5. The embedding path is compared with plain
+batched encoding without a cache (sentence-transformers'
 `encode` on all predictions and all references, which sorts by length itself) as well as with encoding
 each pair separately.
 """
@@ -111,10 +113,11 @@ def main() -> int:
     p.add_argument("--embed-pairs", type=int, default=1000, help="pairs for the embedding comparison")
     p.add_argument("--per-pair-rounds", type=int, default=1,
                    help="rounds that also run the slow one-pair-at-a-time encoding (default 1)")
+    p.add_argument("--score-windows", type=int, default=2000, help="windows the tiny GPT scores (default 2000)")
     p.add_argument("--small", action="store_true", help="a quick check: 400 pairs, 2 rounds, 64 embedding pairs")
     args = p.parse_args()
     if args.small:
-        args.pairs, args.rounds, args.embed_pairs = 400, 2, 64
+        args.pairs, args.rounds, args.embed_pairs, args.score_windows = 400, 2, 64, 200
     items = eval_set(-(-args.pairs // len(SYSTEMS)), seed=1)
     preds = [x["outputs"][s] for x in items for s in SYSTEMS][:args.pairs]
     refs = [x["reference"] for x in items for _ in SYSTEMS][:args.pairs]
@@ -140,6 +143,26 @@ def main() -> int:
 
         times = rounds({"ours": ours, "rouge-score": peer}, check_rouge, args.rounds)
         report(kinds[0] if len(kinds) == 1 else "all four", times, "rouge-score")
+
+    lm = llm_eval.TinyGPTLM("late")  # scoring throughput of the tiny GPT: batched windows against one at a time
+    windows = [lm.tokenize(p)[:lm.max_length] for p in preds[:args.score_windows]]
+    tokens = sum(len(w) - 1 for w in windows)
+
+    def batched(size=32):
+        return [lp for i in range(0, len(windows), size) for lp in lm.log_probs_batch(windows[i:i + size])]
+
+    def one_at_a_time():
+        return [lm.log_probs(w) for w in windows]
+
+    def check_scores(out):
+        for a, b in zip(out["ours"], out["one at a time"]):
+            assert len(a) == len(b) and max((abs(x - y) for x, y in zip(a, b)), default=0) < 1e-5
+
+    times = rounds({"ours": batched, "one at a time": one_at_a_time}, check_scores, args.rounds, setup=lambda: None)
+    report("tinygpt scoring", times, "one at a time")
+    print(f"(tinygpt scoring: {len(windows)} windows, {tokens} scored tokens; batches of 32: "
+          f"{tokens / statistics.median(times['ours']):,.0f} tokens/s, one at a time: "
+          f"{tokens / statistics.median(times['one at a time']):,.0f} tokens/s)")
 
     base = llm_eval.MiniLMEmbedder()
     sub_p, sub_r = preds[:args.embed_pairs], refs[:args.embed_pairs]

@@ -45,3 +45,14 @@ def test_training_repeats_bit_for_bit():
     # the recipe's first steps twice: the same bits, as `python -m mlpractice.tinygpt_train --check` needs
     first, second = (tinygpt_train.train(steps=8)["late"] for _ in range(2))
     assert tinygpt_train.weights_sha(first) == tinygpt_train.weights_sha(second)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(max_size=50), min_size=1, max_size=6))
+def test_batched_scoring_equals_one_window_at_a_time(texts):
+    from mlpractice.impl import load
+
+    lm = load("llm_eval").TinyGPTLM("late")
+    windows = [lm.tokenize(t)[:lm.max_length] for t in texts]
+    for batched, single in zip(lm.log_probs_batch(windows), (lm.log_probs(w) for w in windows)):
+        assert len(batched) == len(single) and all(abs(a - b) < 1e-5 for a, b in zip(batched, single))

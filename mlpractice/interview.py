@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from . import generate, impl, levels
+from . import generate, impl, levels, progress
 
 STATE = generate.ROOT / ".interview"
 BUDGET_MINUTES = 90
@@ -46,7 +46,7 @@ def summary(exercise: int) -> list[str]:
     """What the interview level leaves to you: each component, its requirements and size."""
     package = impl.package_of(exercise)
     by_task: dict[str, list[levels.Component]] = {}
-    for c in sorted(components(package), key=lambda c: [int(n) for n in c.requirements[0].split(".")]):
+    for c in sorted(components(package), key=lambda c: progress.requirement_key(c.requirements[0])):
         by_task.setdefault(c.task, []).append(c)
     lines = [f"Exercise {exercise}, interview level: {BUDGET_MINUTES} minutes. Build, from the specs the stubs keep:"]
     for task, parts in by_task.items():

@@ -100,13 +100,7 @@ class TinyGPTLM:
         return self._encode(text)
 
     def log_probs(self, ids: list[int]) -> list[float]:
-        import torch
-
-        if len(ids) < 2:
-            return []
-        with torch.no_grad():
-            logp = torch.log_softmax(self.model(torch.tensor([ids]))[0, :-1].double(), dim=-1)
-            return logp.gather(1, torch.tensor(ids[1:]).unsqueeze(1)).squeeze(1).tolist()
+        return self.log_probs_batch([ids])[0] if len(ids) >= 2 else []
 
     def log_probs_batch(self, windows: list[list[int]]) -> list[list[float]]:
         """`log_probs` of several windows in one forward pass: each is padded on the right, which a causal

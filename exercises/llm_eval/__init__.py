@@ -4,7 +4,8 @@
 
 Reading order: tokenizers -> bleu -> rouge -> chrf -> metric (the protocol) -> builtin_metrics -> evaluator,
 then the stretch parts: language_model + perplexity, similarity, compare, tracker, report, models,
-passk + sandbox + code_eval (pass@k for generated code), multiple_choice (log-likelihood and calibration).
+passk + sandbox + code_eval (pass@k for generated code), multiple_choice (log-likelihood and calibration),
+judge (a pairwise judge asked in both orders).
 """
 from .bleu import BLEUScore, BLEUSignature, BLEUStats, corpus_bleu, sentence_bleu
 from .rouge import Score, rouge
@@ -23,6 +24,7 @@ from .passk import mean_pass_at_k, pass_at_k
 from .sandbox import Limits, SampleResult, run_sample
 from .code_eval import CodeEvalResult, evaluate_code
 from .multiple_choice import MCResult, Question, evaluate_multiple_choice
+from .judge import BiasedJudge, JudgeItem, JudgeResult, LikelihoodJudge, evaluate_judge
 from .models import CallableModel, HFGenerator, OpenAICompletions
 
 __all__ = [
@@ -35,5 +37,6 @@ __all__ = [
     "Comparison", "compare", "EvalTracker", "Regression", "generate_report",
     "mean_pass_at_k", "pass_at_k", "Limits", "SampleResult", "run_sample", "CodeEvalResult", "evaluate_code",
     "MCResult", "Question", "evaluate_multiple_choice",
+    "BiasedJudge", "JudgeItem", "JudgeResult", "LikelihoodJudge", "evaluate_judge",
     "CallableModel", "HFGenerator", "OpenAICompletions",
 ]

@@ -160,3 +160,33 @@ def cloze_questions(n: int = 40, seed: int = 0, n_choices: int = 4) -> list[tupl
         rnd.shuffle(choices)
         out.append((context, tuple(choices), choices.index(gold)))
     return out
+
+
+def judge_pairs(n: int = 120, seed: int = 0, tie_every: int = 10) -> list[tuple[str, str, str, str]]:
+    """Labelled pairs for a pairwise judge (exercise 1, part 1.9) as (prompt, answer_x, answer_y, label):
+    the prompt is up to 36 characters of a held-out line before a word, one answer the 24 characters that
+    follow in the text, the other the same characters with their space-separated words shuffled (same
+    bytes, worse English); the label names the system whose answer is the text's own ("x" or "y", at
+    random). Every `tie_every`-th pair shows the text's own answer twice, labelled "tie"."""
+    import random
+    import re
+
+    _, held = heldout_text()
+    rnd = random.Random(seed)
+    starts = []
+    for m in re.finditer(r"(?<= )[A-Za-z]{3,}", held):
+        line_start = held.rfind("\n", 0, m.start()) + 1
+        own = held[m.start():m.start() + 24]
+        if len(own) == 24 and len(set(own.split(" "))) > 1 and re.search("[a-z]{3}", held[line_start:m.start()]):
+            starts.append((held[max(line_start, m.start() - 36):m.start()], own))
+    out = []
+    for i, (prompt, own) in enumerate(rnd.sample(starts, min(n, len(starts)))):
+        if i % tie_every == tie_every - 1:
+            out.append((prompt, own, own, "tie"))
+            continue
+        words, shuffled = own.split(" "), own
+        while shuffled == own:
+            rnd.shuffle(words)
+            shuffled = " ".join(words)
+        out.append((prompt, own, shuffled, "x") if rnd.random() < 0.5 else (prompt, shuffled, own, "y"))
+    return out

@@ -70,3 +70,26 @@ def reliability(tables: dict, title="Reliability diagram"):
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def judge_intervals(results: dict, scores=("agreement", "kappa", "position_bias", "invalid_rate"),
+                    title="Judges: point estimates and 95% bootstrap intervals"):
+    """One panel per score, one row per judge: the estimate as a dot, its bootstrap interval as a bar.
+    `results` maps a judge's name to its `JudgeResult`."""
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.0 * len(scores), 0.55 * len(results) + 1.6), sharey=True)
+    names = list(results)
+    for ax, key in zip(axes, scores):
+        for row, name in enumerate(names):
+            r = results[name]
+            low, high = r.intervals[key]
+            ax.plot([low, high], [row, row], color="tab:blue", linewidth=3, alpha=0.5)
+            ax.plot([r.scores[key]], [row], "o", color="tab:blue")
+        ax.set_title(key.replace("_", " "), fontsize=10)
+        ax.set_xlim(-0.05, 1.05)
+        ax.axvline(0, color="grey", linewidth=0.6)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)), names)
+    axes[0].set_ylim(len(names) - 0.5, -0.5)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -8,7 +8,7 @@ BLEU, ROUGE, METRIC, BUILTIN = "llm_eval/bleu.py", "llm_eval/rouge.py", "llm_eva
 PPL, SIM, COMPARE, TRACKER = ("llm_eval/perplexity.py", "llm_eval/similarity.py", "llm_eval/compare.py",
                               "llm_eval/tracker.py")
 CHRF, PASSK, SANDBOX = "llm_eval/chrf.py", "llm_eval/passk.py", "llm_eval/sandbox.py"
-MC = "llm_eval/multiple_choice.py"
+MC, JUDGE = "llm_eval/multiple_choice.py", "llm_eval/judge.py"
 
 MUTANTS = [
     # 1.1 BLEU statistics and score
@@ -202,4 +202,24 @@ MUTANTS = [
            "every bin weighs the same, whatever its size"),
     Mutant("1.11", MC, "        ece += len(idx) / n * abs(acc - conf)\n", "        ece += len(idx) / n * (acc - conf)\n",
            "signed gaps: over- and under-confidence cancel"),
+    # 1.9 a pairwise judge with position bias and Cohen's kappa
+    Mutant("1.9", JUDGE, "    text = raw.strip().lower()\n    if text in (\"a\", \"b\"):\n        return text.upper()\n",
+           "    text = raw.strip().lower()\n    for letter in (\"a\", \"b\"):\n        if f\" {letter} \" in f\" {text} \":\n"
+           "            return letter.upper()\n", "a lenient parser: \"Answer A is better.\" is read as A"),
+    Mutant("1.9", JUDGE, "    return _MT_BENCH.get(text)\n", "    return _MT_BENCH.get(text, \"tie\")\n",
+           "an unreadable verdict is guessed to be a tie"),
+    Mutant("1.9", JUDGE, "    two = {\"A\": \"y\", \"B\": \"x\", \"tie\": \"tie\"}[second]\n",
+           "    two = {\"A\": \"x\", \"B\": \"y\", \"tie\": \"tie\"}[second]\n",
+           "the second order is read as if x were still shown first (always-A looks consistent)"),
+    Mutant("1.9", JUDGE, "    verdict = one if one == two else \"tie\"\n", "    verdict = one\n",
+           "an inconsistent pair keeps the first order's verdict instead of a tie"),
+    Mutant("1.9", JUDGE, "    if first is None or second is None:\n        return JudgeStats(items=1, invalid=1)\n"
+           "    one = {\"A\": \"x\", \"B\": \"y\", \"tie\": \"tie\"}[first]\n    two = {\"A\": \"y\", \"B\": \"x\", \"tie\": \"tie\"}[second]\n",
+           "    one = {\"A\": \"x\", \"B\": \"y\"}.get(first, \"tie\")\n    two = {\"A\": \"y\", \"B\": \"x\"}.get(second, \"tie\")\n",
+           "an invalid verdict in one order is read as a tie and the item kept"),
+    Mutant("1.9", JUDGE, "    if expected == n * n:\n        return math.nan\n", "",
+           "kappa when p_e = 1 divides by zero instead of nan"),
+    Mutant("1.9", JUDGE, "    return (n * observed - expected) / (n * n - expected)\n",
+           "    return (observed / n - expected / n) / (1 - expected / n)\n",
+           "p_e computed as sum(row * column) / n instead of / n^2"),
 ]

@@ -48,13 +48,16 @@ def cmd_reset(args) -> int:
     return 0
 
 
-def cmd_check(args) -> int:
-    package = impl.package_of(args.exercise)
-    tests = f"tests/ex{args.exercise}_{package}"
+def check_arguments(exercise: int, req: str | None = None, extra=()) -> list[str]:
+    """pytest's arguments for `check N`, run from the repository's root."""
+    tests = f"tests/ex{exercise}_{impl.package_of(exercise)}"
     # -p no:nbval: its import costs seconds and a learner's run has no notebook to validate
-    cmd = [sys.executable, "-m", "pytest", tests, "--impl=exercises", "--scoreboard", "-p", "no:nbval",
-           "-m", "not scaffold", "-q", "--no-header", "-p", "no:warnings", "--tb=no", "-rN",
-           *([f"--req={args.req}"] if args.req else []), *args.pytest_args]
+    return [tests, "--impl=exercises", "--scoreboard", "-p", "no:nbval", "-m", "not scaffold", "-q", "--no-header",
+            "-p", "no:warnings", "--tb=no", "-rN", *([f"--req={req}"] if req else []), *extra]
+
+
+def cmd_check(args) -> int:
+    cmd = [sys.executable, "-m", "pytest", *check_arguments(args.exercise, args.req, args.pytest_args)]
     return subprocess.call(cmd, cwd=generate.ROOT)
 
 

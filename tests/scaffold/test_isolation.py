@@ -5,6 +5,10 @@ reference (its regions at the guided level; the components it belongs to, else i
 interview level), graded by `make check` (python -m mlpractice check N). R must read "passed", or
 "blocked by" requirements that R's tests really need (PREREQUISITES, and at the interview level also
 INTERVIEW_PREREQUISITES), and every other requirement "not attempted".
+
+Each grading runs `make check`'s pytest arguments in a child forked from a server that imported the
+heavy libraries once (forkserver.py): the same run as `python -m mlpractice check N` in the checkout,
+without re-importing torch and scikit-learn fifty times.
 """
 import re
 import threading
@@ -13,8 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from mlpractice import progress
+from mlpractice.__main__ import check_arguments
 
-from .checkout import make_checkout, run_in
+from .checkout import env_for, make_checkout
+from .forkserver import ForkServer
 
 pytestmark = pytest.mark.scaffold
 
@@ -55,15 +61,15 @@ def scoreboard(stdout: str) -> dict[str, str]:
 CHECKOUT = threading.Lock()
 
 
-def problem(requirement: str, root, level: str = "guided") -> str | None:
+def problem(requirement: str, root, level: str, server: ForkServer) -> str | None:
     """Grade a starter with only `requirement` filled in; what is wrong with its scoreboard, or None."""
     exercise = int(requirement.split(".")[0])
     with CHECKOUT:
         checkout = make_checkout(root / requirement, keep={requirement}, level=level)
     # statuses are what is checked here, not the reference's answers (the suite checks those): a few
     # examples per property test say "passed" or "blocked by" as well as the full search does
-    result = run_in(checkout, "-m", "mlpractice", "check", str(exercise), timeout=280,
-                    MLPRACTICE_MAX_EXAMPLES="5")
+    result = server.run(checkout, check_arguments(exercise), env_for(checkout, MLPRACTICE_MAX_EXAMPLES="5"),
+                        timeout=280)
     rows = scoreboard(result.stdout)
     expected = {r for r in REQUIREMENTS if r.startswith(f"{exercise}.")}
     if set(rows) != expected:
@@ -99,8 +105,20 @@ def problems(request, tmp_path_factory) -> tuple[str, dict[str, str | None]]:
               and item.callspec.params.get("problems") == level}
     order = sorted((r for r in REQUIREMENTS if r.split(".")[0] in chosen),
                    key=lambda r: (r.split(".")[0] != "3", progress.requirement_key(r)))
-    with ThreadPoolExecutor(3) as pool:
-        return level, dict(zip(order, pool.map(lambda r: problem(r, root, level), order)))
+    servers, mine = [], threading.local()
+
+    def grade(requirement: str) -> str | None:
+        if not hasattr(mine, "server"):
+            mine.server = ForkServer(root / f"server-{threading.get_ident()}")
+            servers.append(mine.server)
+        return problem(requirement, root, level, mine.server)
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            return level, dict(zip(order, pool.map(grade, order)))
+    finally:
+        for server in servers:
+            server.close()
 
 
 @pytest.mark.timeout(900)

@@ -23,11 +23,16 @@
     control.py   admin changes shared by every worker process (desired state + reconcile)
     settings.py, asgi.py  settings from the CLI or MLSERVE_*; the uvicorn factory (--workers N)
     demo.py      builds a demo registry; __main__.py runs uvicorn
+  LLM generation (2.9, 2.10), on the repository's tiny GPT:
+    continuous.py  ContinuousBatcher: iteration-level scheduling (its rule in the docstring)
+    kv_cache.py    the contiguous and the paged KV cache
+    llm_step.py    the model's prefill and batched decode over those caches
 """
 from .batch_worker import DynamicBatcher
 from .batcher import BatchRecord, Decision, Pending, firing_decision, take_batch
 from .cache import LRUCache
 from .clock import MonotonicClock, VirtualClock, settle
+from .continuous import ContinuousBatcher, SamplingParams
 from .errors import (CacheFull, DeadlineExceeded, Draining, InvalidInput, ModelLoadError, ModelNotFound,
                      ModelUnavailable, PayloadTooLarge, QueueFull, ServingError, UnsupportedMediaType,
                      UntrustedArtifact)
@@ -44,7 +49,7 @@ def create_app(server, **kwargs):
     return _create_app(server, **kwargs)
 
 
-__all__ = ["BatchRecord", "CacheFull", "CanaryPolicy", "DeadlineExceeded", "Decision", "Draining", "DynamicBatcher",
+__all__ = ["BatchRecord", "CacheFull", "CanaryPolicy", "ContinuousBatcher", "SamplingParams", "DeadlineExceeded", "Decision", "Draining", "DynamicBatcher",
            "InvalidInput", "LRUCache", "MLP", "ModelLoadError", "ModelNotFound", "ModelRegistry", "ModelServer",
            "ModelUnavailable", "MonotonicClock", "PayloadTooLarge", "Pending", "Prediction", "QueueFull",
            "ServingError", "UnsupportedMediaType", "UntrustedArtifact", "VirtualClock", "bucket", "canary_verdict",

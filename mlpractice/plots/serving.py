@@ -72,3 +72,22 @@ def ab_split(fractions: dict, title: str, ax=None):
     ax.set_title(title)
     _legend_outside(ax)
     return ax
+
+
+def generation_timeline(runs: dict, title="Each request's generation, step by step"):
+    """One panel per scheduler, one row per request: waiting (light) from its arrival to its admission, then
+    generating (dark) until the step it finished in. `runs` maps a name to (sequences, step records)."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(9, 1.4 + 0.19 * max(len(s) for s, _ in runs.values()) * len(runs)),
+                             sharex=True)
+    for ax, (name, (seqs, records)) in zip(axes, runs.items()):
+        for row, s in enumerate(seqs):
+            ax.barh(row, s.admitted_step - s.arrived_step, left=s.arrived_step, color="tab:blue", alpha=0.2, height=0.8)
+            ax.barh(row, s.finished_step + 1 - s.admitted_step, left=s.admitted_step, color="tab:blue", height=0.8)
+        ax.set_title(f"{name}: {len(records)} steps, {sum(len(s.output) for s in seqs) / len(records):.2f} tokens "
+                     "per step (light: waiting, dark: generating)", fontsize=10)
+        ax.set_ylabel("request")
+        ax.set_ylim(len(seqs) - 0.5, -0.5)
+    axes[-1].set_xlabel("decode step (the virtual clock)")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

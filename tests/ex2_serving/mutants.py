@@ -7,6 +7,7 @@ from mlpractice.mutants import Mutant
 BATCHER, CACHE, STATS, SERVER, ROUTING = ("serving/batcher.py", "serving/cache.py", "serving/stats.py",
                                           "serving/server.py", "serving/routing.py")
 APP, ERRORS, PROM = "serving/app.py", "serving/errors.py", "serving/prom.py"
+CONTINUOUS, KV, STEP = "serving/continuous.py", "serving/kv_cache.py", "serving/llm_step.py"
 
 MUTANTS = [
     # 2.1 the firing rule
@@ -137,4 +138,40 @@ MUTANTS = [
            "        loaded = [m for _, m in self._cache.items()]", "new requests are admitted while draining"),
     Mutant("2.8", SERVER, "            self._cache.pop(m.key)\n            self._states.pop(m.key, None)\n",
            "            self._states.pop(m.key, None)\n", "drained versions stay in the cache"),
+    # 2.9 continuous batching with a KV cache
+    Mutant("2.9", CONTINUOUS, "        if running + n >= max_num_seqs or", "        if n >= max_num_seqs or",
+           "max_num_seqs counts only the sequences admitted this step, not those already running"),
+    Mutant("2.9", CONTINUOUS, "            break  # the head waits, and everything behind it",
+           "            continue  # the head waits, and everything behind it",
+           "a head that does not fit is skipped and a later, smaller request overtakes it"),
+    Mutant("2.9", CONTINUOUS, "    budget, n = max_tokens_per_step - running, 0", "    budget, n = max_tokens_per_step, 0",
+           "the running sequences' decodes are left out of the token budget"),
+    Mutant("2.9", CONTINUOUS, "            events += [self._emit(seq, token) for seq, token in zip(decoding, self._decode(decoding))]",
+           "            events += [self._emit(seq, token) for seq, token in zip(self.running, self._decode(self.running))]",
+           "a sequence admitted this step also decodes in it (two tokens in its first step)"),
+    Mutant("2.9", CONTINUOUS, "                self.running.remove(seq)\n                seq.cache.free()\n",
+           "                self.running.remove(seq)\n", "an aborted sequence's cache is never freed"),
+    Mutant("2.9", CONTINUOUS, "        seq.cache.free()\n        seq.finished_step = self.steps\n",
+           "        seq.finished_step = self.steps\n", "a finished sequence keeps its cache"),
+    Mutant("2.9", STEP, "        keys[i, :, n], values[i, :, n] = k_new[i, :, 0], v_new[i, :, 0]",
+           "        keys[i, :, -1], values[i, :, -1] = k_new[i, :, 0], v_new[i, :, 0]",
+           "the new token's key goes at the batch's last position, after the padding of shorter sequences"),
+    Mutant("2.9", STEP, "        mask[i, ..., :n + 1] = True", "        mask[i, ...] = True",
+           "no padding mask: shorter sequences attend to zero keys"),
+    Mutant("2.9", KV, "        return self.k[layer, :, :self.length], self.v[layer, :, :self.length]",
+           "        return self.k[0, :, :self.length], self.v[0, :, :self.length]", "every layer reads layer 0's cache"),
+    # 2.10 the paged KV cache
+    Mutant("2.10", KV, "            block, offset = self.blocks[pos // bs], pos % bs",
+           "            block, offset = self.blocks[-1], pos % bs",
+           "a prompt spanning several blocks is written into the last block only"),
+    Mutant("2.10", KV, "        while len(self.blocks) * bs < self.length + t:",
+           "        while len(self.blocks) * bs <= self.length + t:", "a new block is taken before the last one is full"),
+    Mutant("2.10", KV, "        return blocks.transpose(0, 1).reshape(n_head, positions, head_dim)[:, :self.length]",
+           "        return blocks.reshape(n_head, positions, head_dim)[:, :self.length]",
+           "blocks concatenated without moving the head axis first (heads and blocks interleaved)"),
+    Mutant("2.10", KV, "            n = min(bs - offset, t - written)", "            n = min(bs, t - written)",
+           "a write that starts inside a block runs past its end instead of continuing in the next block"),
+    Mutant("2.10", KV, "        return blocks.transpose(0, 1).reshape(n_head, positions, head_dim)[:, :self.length]",
+           "        return blocks.transpose(0, 1).reshape(n_head, positions, head_dim)[:, -self.length:]",
+           "the last block's unused tail is read as if it were the sequence's newest positions"),
 ]

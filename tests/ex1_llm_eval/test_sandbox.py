@@ -13,9 +13,11 @@ pytestmark = pytest.mark.exercise("1.10", "pass@k with sandboxed execution")
 
 FAST = llm_eval.Limits(wall_seconds=2, cpu_seconds=1)
 TESTS = "assert add(2, 3) == 5\n"
-# how each hostile program may end (a limit, the policy, or its own error), never "passed"
+# how each hostile program may end (a limit, the policy, or its own error), never "passed". An infinite loop
+# is killed at the CPU limit, or, when CPU-hungry neighbours leave it less than a CPU-limit's worth of CPU
+# before the wall-clock limit, timed out: either way a failed sample, in bounded time.
 ENDINGS = {
-    "infinite loop": {"killed"}, "sleeps forever": {"timeout"}, "fork bomb": {"refused"},
+    "infinite loop": {"killed", "timeout"}, "sleeps forever": {"timeout"}, "fork bomb": {"refused"},
     "10 GB allocation": {"failed"}, "write outside its directory": {"refused"}, "network": {"refused"},
     "subprocess": {"refused"}, "exits 0 before the tests": {"failed"}, "output flood": {"failed", "killed"},
 }

@@ -46,11 +46,11 @@ from mlpractice.net import free_port  # noqa: E402
 class ServerProcess:
     """`python -m <impl>.serving` on a free loopback port; SIGTERM (graceful drain) on exit, bounded."""
 
-    def __init__(self, impl: str, registry: str, **options):
+    def __init__(self, impl: str, registry: str | None, *extra_flags: str, **options):
         self.port = free_port()
-        flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
-        self.cmd = [sys.executable, "-m", f"{impl}.serving", "--registry", registry, "--host", "127.0.0.1",
-                    "--port", str(self.port), *flags]
+        flags = [*(["--registry", registry] if registry else []), *extra_flags,
+                 *(f"--{k.replace('_', '-')}={v}" for k, v in options.items())]
+        self.cmd = [sys.executable, "-m", f"{impl}.serving", "--host", "127.0.0.1", "--port", str(self.port), *flags]
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):

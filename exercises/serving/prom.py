@@ -53,6 +53,7 @@ class PrometheusMetrics:
                                     buckets=BATCH_BUCKETS, registry=self.registry)
         self.gauges = ServerGauges(server)
         self.registry.register(self.gauges)
+        self.collectors = [self.gauges]  # read at scrape time: also reported in multiprocess mode
         # labelled children by label values: labels() validates and hashes its arguments on every
         # call, a cost per request; the children themselves live as long as their metric
         self._children: dict[tuple, object] = {}
@@ -78,11 +79,17 @@ class PrometheusMetrics:
         loaded = {name for name, _ in self.server.loaded_versions()}
         self.requests.labels(model if model in loaded else "", "", "invalid").inc()
 
+    def add_collector(self, collector) -> None:
+        """Another collector read at scrape time (e.g. the LLM services' gauges, llm_http.py)."""
+        self.registry.register(collector)
+        self.collectors.append(collector)
+
     def exposition(self) -> bytes:
         if not self.multiprocess_dir:
             return generate_latest(self.registry)
         from prometheus_client import multiprocess
         summed = CollectorRegistry()
         multiprocess.MultiProcessCollector(summed, path=self.multiprocess_dir)
-        summed.register(self.gauges)
+        for collector in self.collectors:
+            summed.register(collector)
         return generate_latest(summed)

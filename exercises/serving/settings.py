@@ -33,6 +33,11 @@ class Settings:
     poll_s: float = 0.2
     drain_linger_s: float = 1.0  # after a signal's drain: still answering 503 this long, then exit
     max_body_bytes: int = 1 << 20
+    llm: str = ""  # "tinygpt": also serve tinygpt.load("late") on the generate routes (llm_http.py)
+    llm_max_num_seqs: int = 16
+    llm_max_waiting: int = 64
+    llm_cache: str = "contiguous"  # or "paged"
+    llm_static: bool = False  # request-level batching instead of continuous (for comparison)
 
     def to_env(self) -> dict[str, str]:
         env = {}

@@ -25,6 +25,8 @@
     continuous.py  ContinuousBatcher: iteration-level scheduling (its rule in the docstring)
     kv_cache.py    the contiguous and the paged KV cache
     llm_step.py    the model's prefill and batched decode over those caches
+    llm_service.py LLMService: drives one ContinuousBatcher from the event loop (streams, deadlines, aborts)
+    llm_http.py    POST /v2/models/{name}/generate and /generate_stream (Triton's generate extension, SSE)
 """
 from .batch_worker import DynamicBatcher
 from .batcher import BatchRecord, Decision, Pending, firing_decision, take_batch

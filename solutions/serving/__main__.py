@@ -3,6 +3,11 @@
     python -m solutions.serving demo-registry DIR
     python -m solutions.serving --registry DIR [--host 127.0.0.1 --port 8000 --workers N --max-batch-size N
                                 --max-wait-ms T --max-queue-size Q --model NAME ...]
+    python -m solutions.serving --llm tinygpt [--registry DIR --llm-max-num-seqs 16 --llm-static ...]
+
+`--llm tinygpt` also serves the tiny GPT's "late" checkpoint as model `tinygpt` on the generate routes
+(llm_http.py) with a ContinuousBatcher (`--llm-static`: request-level batching, for comparison); without
+--registry it serves no other model.
 
 With `--workers N` (N > 1) uvicorn starts N worker processes on one socket;
 admin calls reach every worker (control.py) and /metrics sums them. On
@@ -27,16 +32,21 @@ def serve(args) -> int:
 
     from .registry import ModelRegistry
 
-    models = tuple(args.model or ModelRegistry(args.registry).models())
-    if not models:
-        print(f"no models in {args.registry}: build one with `python -m solutions.serving demo-registry DIR`",
-              file=sys.stderr)
-        return 2
-    settings = Settings(registry=args.registry, models=models, max_batch_size=args.max_batch_size,
-                        max_wait_ms=args.max_wait_ms, max_queue_size=args.max_queue_size, timeout_s=args.timeout_s,
-                        torch_threads=args.torch_threads, gil_switch_ms=args.gil_switch_ms, trust=args.trust,
-                        drain_linger_s=args.drain_linger_s)
     with tempfile.TemporaryDirectory(prefix="mlserve-") as scratch:
+        registry = args.registry or os.path.join(scratch, "registry")  # --llm alone: an empty registry
+        os.makedirs(registry, exist_ok=True)
+        models = tuple(args.model or ModelRegistry(registry).models())
+        if not models and not args.llm:
+            print(f"no models in {registry}: build one with `python -m solutions.serving demo-registry DIR`",
+                  file=sys.stderr)
+            return 2
+        settings = Settings(registry=registry, models=models, max_batch_size=args.max_batch_size,
+                            max_wait_ms=args.max_wait_ms, max_queue_size=args.max_queue_size,
+                            timeout_s=args.timeout_s, torch_threads=args.torch_threads,
+                            gil_switch_ms=args.gil_switch_ms, trust=args.trust, drain_linger_s=args.drain_linger_s,
+                            llm=args.llm or "", llm_max_num_seqs=args.llm_max_num_seqs,
+                            llm_max_waiting=args.llm_max_waiting, llm_cache=args.llm_cache,
+                            llm_static=args.llm_static)
         if args.workers > 1:  # shared admin state and metrics, fresh for this run
             settings = dataclasses.replace(settings, state_dir=os.path.join(scratch, "state"))
             os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(scratch, "metrics"))
@@ -60,7 +70,7 @@ def main(argv=None) -> int:
             print(f"{name}: versions {registry.versions(name)} aliases {registry.aliases(name)}")
         return 0
     p = argparse.ArgumentParser(prog="python -m solutions.serving", description="serve models over KServe v2 REST")
-    p.add_argument("--registry", required=True)
+    p.add_argument("--registry", help="the model registry directory (required unless --llm)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -76,8 +86,17 @@ def main(argv=None) -> int:
     p.add_argument("--drain-linger-s", type=float, default=1.0,
                    help="after SIGTERM's drain, keep answering 503 this long before closing (default 1)")
     p.add_argument("--trust", action="store_true", help="allow pickle artifacts whose sha256 matches")
+    p.add_argument("--llm", choices=["tinygpt"], help="also serve the tiny GPT on the generate routes")
+    p.add_argument("--llm-max-num-seqs", type=int, default=Settings.llm_max_num_seqs,
+                   help="sequences decoding at once (default %(default)s)")
+    p.add_argument("--llm-max-waiting", type=int, default=Settings.llm_max_waiting,
+                   help="requests waiting for admission before 503 (default %(default)s)")
+    p.add_argument("--llm-cache", choices=["contiguous", "paged"], default=Settings.llm_cache)
+    p.add_argument("--llm-static", action="store_true", help="request-level batching instead of continuous")
     p.add_argument("--log-level", default="warning")
     args = p.parse_args(argv)
+    if not args.registry and not args.llm:
+        p.error("--registry is required (unless --llm)")
     if args.workers < 1:
         p.error(f"--workers must be >= 1, got {args.workers}")
     if not args.gil_switch_ms > 0:

@@ -94,10 +94,12 @@ class ServingApp(FastAPI):
 
 
 def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_models: list[str] | None = None,
-               control=None, registry_poll_s: float | None = 1.0) -> FastAPI:
+               control=None, registry_poll_s: float | None = 1.0, llm: dict | None = None) -> FastAPI:
     """The FastAPI app. At startup `control.start(load_models)` (default control: this server), and
     every `registry_poll_s` seconds the registry re-reads what changed on disk, in a thread (None: never).
-    Shutdown drains, then closes."""
+    `llm` {name: LLMService} adds the generate routes (llm_http.py); the services start with the app.
+    Shutdown drains, then closes (the LLM services too)."""
+    llm = llm or {}
     metrics = PrometheusMetrics(server)
     server.observers.append(metrics)
     control = control if control is not None else LocalControl(server)
@@ -113,6 +115,8 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await control.start(list(load_models or []))
+        for service in llm.values():
+            service.start()
         # what startup built (torch, the models, the app) lives as long as the process: moved out of
         # the collector's generations, a full collection no longer walks it (one took ~160 ms)
         gc.freeze()
@@ -127,6 +131,7 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
                 if not server.draining:
                     await server.drain()  # this process only: a worker leaving does not drain the others
             finally:
+                await asyncio.gather(*(service.close() for service in llm.values()))
                 await server.close()
 
     # no redirects for a trailing slash: every answer is JSON, a path the protocol does not have is 404
@@ -226,6 +231,9 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
         return await infer(request.scope, request.receive, name, version)
 
     app.infer = infer
+    if llm:
+        from .llm_http import add_llm_routes
+        add_llm_routes(app, llm, metrics, max_body_bytes=max_body_bytes)
     app.add_middleware(JSONErrors)
 
     @app.get("/metrics")

@@ -43,7 +43,8 @@ def build(settings: Settings):
     control = SharedControl(server, settings.state_dir, poll_s=settings.poll_s) if settings.state_dir \
         else LocalControl(server)
     SERVERS.append(server)
-    app = create_app(server, load_models=models, control=control, max_body_bytes=settings.max_body_bytes)
+    app = create_app(server, load_models=models, control=control, max_body_bytes=settings.max_body_bytes,
+                     llm=build_llm(settings))
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -53,6 +54,22 @@ def build(settings: Settings):
                 yield state
     app.router.lifespan_context = lifespan
     return app, server
+
+
+def build_llm(settings: Settings) -> dict:
+    """{name: LLMService} for `settings.llm` ("" for none, "tinygpt": the "late" checkpoint)."""
+    if not settings.llm:
+        return {}
+    if settings.llm != "tinygpt":
+        raise ValueError(f"llm: {settings.llm!r} is not a model this server can generate with; use 'tinygpt'")
+    from mlpractice import tinygpt
+
+    from .continuous import ContinuousBatcher
+    from .llm_service import LLMService
+    batcher = ContinuousBatcher(tinygpt.load("late"), max_num_seqs=settings.llm_max_num_seqs,
+                                max_waiting=settings.llm_max_waiting, cache=settings.llm_cache,
+                                static=settings.llm_static)
+    return {"tinygpt": LLMService("tinygpt", batcher)}
 
 
 @contextlib.contextmanager

@@ -195,7 +195,7 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
     async def model_metadata(name: str, version: str | None = None):
         try:
             meta = server.metadata(name, protocol.path_version(version))
-            schema = server.registry.manifest(name, meta["version"]).get("output_schema")
+            schema = None if name in llm else server.registry.manifest(name, meta["version"]).get("output_schema")
             return protocol.model_metadata(meta, schema)
         except ServingError as err:
             return error_response(err)
@@ -235,6 +235,7 @@ def create_app(server: ModelServer, *, max_body_bytes: int = 1 << 20, load_model
     app.infer = infer
     if llm:
         from .llm_http import add_llm_routes
+        server.generators.update(llm)  # their state, metadata and stats join the server's reports
         add_llm_routes(app, llm, metrics, max_body_bytes=max_body_bytes)
     app.add_middleware(JSONErrors)
 

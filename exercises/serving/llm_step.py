@@ -1,27 +1,35 @@
 # Starter code generated from solutions/serving/llm_step.py by `make exercises`.
 # Replace each `raise NotImplementedError(...)` with your code; `make reset EX=2` restores this file.
-"""The tiny GPT's forward pass with a KV cache: a prefill for a new prompt, a batched decode for the rest.
+"""One scheduler step of the tiny GPT with a KV cache, in ONE forward pass (Orca's selective batching).
 
-mlpractice/tinygpt.py's `GPT.forward` recomputes every position of the sequence for every new token. Here
-the same modules run in the two shapes a serving engine needs:
+mlpractice/tinygpt.py's `GPT.forward` recomputes every position of the sequence for every new token. A
+serving step has two kinds of work instead:
 
-  prefill(model, ids, cache)   the whole prompt in one forward (causal attention over itself), writing
-                               every layer's K and V into the empty cache; the logits of its last position.
-  decode(model, tokens, positions, caches)
-                               ONE forward for B sequences, each adding one token at its own position. The
-                               linear layers (qkv, proj, MLP, head) see a (B, 1, d) batch; only attention is
-                               per sequence, since each new token attends to its own sequence's cached K, V
-                               plus its own. The caches have different lengths, so they are gathered into a
-                               zero-padded (B, n_head, Lmax + 1, head_dim) batch with a mask that hides
-                               the padding.
+  prefills   admitted prompts, each whole, writing every layer's K and V into its (empty) cache; the logits
+             of its last position give its first token.
+  decodes    running sequences, each adding one token at its own position and attending to its own cache.
 
-The arithmetic is the same as `GPT.forward`'s, so the logits agree with a full recompute to rounding
+`step_forward` runs both at once. Every token of the step, all the prompts' and one per decode, is a row of
+one (N, d) batch for the layers that treat tokens independently: embeddings, layer norms, the qkv and
+output projections, the MLP, the head. That is where the FLOPs are, and why a step of 16 sequences costs
+far less than 16 steps of one. Only attention is per sequence:
+
+  prefills   right-padded into (P, n_head, Tmax, head_dim) with causal attention: a real position attends
+             only to earlier ones, so it never sees the padding after its prompt.
+  decodes    `_padded_past`: the caches have different lengths, so they are zero-padded into one
+             (B, n_head, Lmax, head_dim) batch, the new tokens' k, v are put after it as a last column, and a
+             mask hides the padding. The new key may sit after the padding because attention is a weighted
+             sum over a SET of keys: order carries no meaning (positions entered through the embeddings).
+
+Each cache gets its new K, V at positions length.. (`append`), then `advance` once all layers are written.
+The arithmetic is GPT.forward's, so the logits agree with a full recompute to rounding
 (tests/ex2_serving/test_continuous_batching.py checks 1e-9 in float64).
 """
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 
 def _heads(z: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -36,48 +44,79 @@ def _merge(y: torch.Tensor) -> torch.Tensor:
     return y.transpose(1, 2).reshape(b, t, h * hd)
 
 
+def _padded(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """(n_layer, n_head, L_i, head_dim) tensors -> one (B, n_layer, n_head, max L_i, head_dim), zero-padded
+    after each (pad_sequence pads the first axis, so the length axis goes first and back)."""
+    return pad_sequence([t.permute(2, 0, 1, 3) for t in tensors], batch_first=True).permute(0, 2, 3, 1, 4)
+
+
+def _padded_past(caches):
+    """Every sequence's cached K, V, zero-padded to the longest (Lmax): (B, n_layer, n_head, Lmax, head_dim)
+    each; and the (B, 1, 1, Lmax + 1) boolean mask of what each sequence's new token attends to, once its
+    k, v are put after the padding as column Lmax: its own cached positions and itself."""
+    # Exercise 2.9: gather the caches into one padded batch, and the mask of the real positions.
+    # Hint: sequence i has lengths[i] cached positions (columns 0..lengths[i]-1); columns lengths[i]..Lmax-1
+    # Hint: are padding, and column Lmax will hold its new token.
+    raise NotImplementedError('Exercise 2.9: gather the caches into one padded batch, and the mask of the real positions - see notebooks/02_model_serving.ipynb, section 7')
+
+
+def _prefill_attention(q, k, v, lengths: list[int], n_head: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Causal attention of each prompt over itself. q, k, v: the prompts' rows (sum of lengths, d), prompt
+    after prompt. The attention output, the same rows; and k, v as (P, n_head, Tmax, head_dim), right-padded."""
+    q, k, v = (_heads(pad_sequence(z.split(lengths), batch_first=True), n_head) for z in (q, k, v))
+    y = _merge(F.scaled_dot_product_attention(q, k, v, is_causal=True))  # (P, Tmax, d)
+    real = torch.arange(y.shape[1]) < torch.tensor(lengths)[:, None]
+    return y[real], k, v  # y[real]: back to (sum of lengths, d), prompt after prompt
+
+
+def _decode_attention(q, k, v, n_head: int, past_k, past_v, mask):
+    """Each new token's attention over its sequence's cache (past_k, past_v: this layer's padded batch) and
+    itself. q, k, v: one row (B, d) per decoding sequence. The output (B, d), and k, v as (B, n_head, 1, head_dim)."""
+    q, k, v = (_heads(z.unsqueeze(1), n_head) for z in (q, k, v))
+    keys, values = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)  # the new token is column Lmax
+    return _merge(F.scaled_dot_product_attention(q, keys, values, attn_mask=mask))[:, 0], k, v
+
+
 @torch.no_grad()
-def prefill(model, ids, cache) -> torch.Tensor:
-    """Run prompt `ids` (a list of token ids) into the empty `cache`; the logits (vocab,) of its last position."""
-    if cache.length != 0:
-        raise ValueError("prefill writes a whole prompt into an empty cache (no chunked prefill here)")
-    idx = torch.tensor([list(ids)])
-    t = idx.shape[1]
-    x = model.wte(idx) + model.wpe(torch.arange(t))
+def step_forward(model, prompts, prompt_caches, tokens, caches) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prefill each prompts[i] (token ids) into the empty prompt_caches[i] and decode each tokens[j] at
+    position caches[j].length of its sequence, in one forward; every cache then holds its new positions.
+    The logits (P, vocab) of each prompt's last position and (B, vocab) of each decoded token."""
+    if any(cache.length for cache in prompt_caches):
+        raise ValueError("a prefill writes a whole prompt into an empty cache (no chunked prefill here)")
+    lengths = [len(p) for p in prompts]
+    ids = [i for p in prompts for i in p] + list(tokens)
+    positions = [t for n in lengths for t in range(n)] + [cache.length for cache in caches]
+    x = model.wte(torch.tensor(ids)) + model.wpe(torch.tensor(positions))  # (N, d): one row per token
+    n_prompt, d = sum(lengths), x.shape[1]
+    if caches:
+        past_k, past_v, mask = _padded_past(caches)
+    new_k, new_v = [], []  # per layer: (P + B, n_head, Tmax, head_dim) / the decodes' (B, n_head, 1, head_dim)
     for layer, block in enumerate(model.blocks):
         n_head = block.attn.n_head
-        q, k, v = (_heads(z, n_head) for z in block.attn.qkv(block.ln1(x)).split(x.shape[-1], dim=2))
-        cache.append(layer, k[0], v[0])
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        x = x + block.attn.proj(_merge(y))
+        q, k, v = block.attn.qkv(block.ln1(x)).split(d, dim=1)
+        parts, ks, vs = [], [], []
+        if prompts:
+            y, pk, pv = _prefill_attention(q[:n_prompt], k[:n_prompt], v[:n_prompt], lengths, n_head)
+            parts.append(y), ks.append(pk), vs.append(pv)
+        if caches:
+            y, dk, dv = _decode_attention(q[n_prompt:], k[n_prompt:], v[n_prompt:], n_head,
+                                          past_k[:, layer], past_v[:, layer], mask)
+            parts.append(y), ks.append(dk), vs.append(dv)
+        new_k.append(ks), new_v.append(vs)
+        x = x + block.attn.proj(torch.cat(parts))
         x = x + block.mlp(block.ln2(x))
-    cache.advance(t)
-    return model.head(model.ln_f(x[0, -1]))
+    _write(prompt_caches, caches, lengths, new_k, new_v)
+    last = torch.tensor(lengths).cumsum(0) - 1 if prompts else torch.zeros(0, dtype=torch.long)
+    logits = model.head(model.ln_f(torch.cat([x[last], x[n_prompt:]])))
+    return logits[:len(prompts)], logits[len(prompts):]
 
 
-def _padded_past(caches, layer: int, k_new: torch.Tensor, v_new: torch.Tensor):
-    """Each sequence's cached K, V of `layer` followed by its new token's k, v, left-aligned in a zero-padded
-    (B, n_head, Lmax + 1, head_dim) batch, and the (B, 1, 1, Lmax + 1) mask of the real positions."""
-    # Exercise 2.9: gather the caches and the new tokens into one padded batch with its mask.
-    # Hint: sequence i has lengths[i] cached positions; its new k, v go right after them, at index lengths[i].
-    raise NotImplementedError('Exercise 2.9: gather the caches and the new tokens into one padded batch with its mask - see notebooks/02_model_serving.ipynb, section 7')
-
-
-@torch.no_grad()
-def decode(model, tokens, positions, caches) -> torch.Tensor:
-    """One new token per sequence: tokens[i] at position positions[i] (its cache's length) of the sequence
-    cached in caches[i]. Appends every layer's new K, V to each cache; the logits (B, vocab)."""
-    idx, pos = torch.tensor(list(tokens)), torch.tensor(list(positions))
-    x = (model.wte(idx) + model.wpe(pos)).unsqueeze(1)  # (B, 1, d): each sequence is one new position
-    for layer, block in enumerate(model.blocks):
-        n_head = block.attn.n_head
-        q, k, v = (_heads(z, n_head) for z in block.attn.qkv(block.ln1(x)).split(x.shape[-1], dim=2))
-        keys, values, mask = _padded_past(caches, layer, k, v)
-        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        for i, cache in enumerate(caches):
-            cache.append(layer, k[i], v[i])
-        x = x + block.attn.proj(_merge(y))
-        x = x + block.mlp(block.ln2(x))
-    for cache in caches:
-        cache.advance(1)
-    return model.head(model.ln_f(x[:, 0]))
+def _write(prompt_caches, caches, lengths, new_k, new_v) -> None:
+    """After the forward, each cache appends its new positions of every layer in one call."""
+    for part, part_caches in enumerate(c for c in (prompt_caches, caches) if c):
+        k = torch.stack([layer[part] for layer in new_k], dim=1)  # (P or B, n_layer, n_head, T, head_dim)
+        v = torch.stack([layer[part] for layer in new_v], dim=1)
+        for i, cache in enumerate(part_caches):
+            n = lengths[i] if part_caches is prompt_caches else 1
+            cache.append(k[i, :, :, :n], v[i, :, :, :n])

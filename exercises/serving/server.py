@@ -114,6 +114,7 @@ class ModelServer(VersionLifecycle, TrafficControl, StatusReports):
         self._required: set[str] | None = set(required_models) if required_models is not None else None
         self._loaded_names: set[str] = set()
         self._unknown = Counter()
+        self.generators: dict = {}  # {name: LLMService}: generative models (app.py's create_app(llm=...))
         self._background: set[asyncio.Task] = set()
         self._load_locks: dict[str, asyncio.Lock] = {}
         self._rng = random.Random(seed)

@@ -13,6 +13,8 @@ from .versions import READY, UNAVAILABLE
 
 class StatusReports:
     def model_state(self, name: str, version=None) -> str:
+        if name in self.generators and version in (None, 1):
+            return self.generators[name].state
         v = self._serving.get(name) if version is None else self.registry.resolve(name, version)
         if v is None:
             raise ModelNotFound(f"model {name!r} is not loaded")
@@ -43,6 +45,8 @@ class StatusReports:
         return sorted(self._cache.keys())
 
     def metadata(self, name: str, version=None) -> dict:
+        if name in self.generators and version in (None, 1):
+            return self.generators[name].metadata()
         v = self._serving.get(name) if version is None else self.registry.resolve(name, version)
         if v is None:
             v = self.registry.resolve(name, None)
@@ -55,7 +59,7 @@ class StatusReports:
     def get_metrics(self) -> dict:
         """Per model and version: counts (per request, whatever its number of rows), error rate, exact
         p50/p95/p99 (ms) over the recent window, throughput, queue depth (rows), batch sizes (rows); plus
-        server-wide state, shadow reports and events."""
+        server-wide state, shadow reports and events; per generative model, its LLMService.stats()."""
         now = self.clock.now()
         depths = self.queue_depths()
         models: dict[str, dict[int, dict]] = {}
@@ -65,4 +69,5 @@ class StatusReports:
                 "unknown_model_requests": sum(self._unknown.values()),
                 "traffic": {n: dict(s.weights) for n, s in self._splits.items()},
                 "shadow": {n: s.report() for n, s in self._shadows.items()},
-                "events": list(self.events)}
+                "events": list(self.events),
+                "generation": {n: g.stats() for n, g in sorted(self.generators.items())}}

@@ -3,8 +3,8 @@ costs one position of compute instead of the whole sequence again.
 
 Generating token t+1 needs attention from the new token to the keys and values of tokens 0..t, in every
 layer. Those keys and values never change once computed (the attention is causal), so the engine stores
-them: K and V of shape (n_head, length, head_dim) per layer and per sequence, filled by the prefill (the
-whole prompt at once) and then one position per decode step.
+them: K and V of shape (n_layer, n_head, length, head_dim) per sequence, filled by the prefill (the whole
+prompt at once) and then one position per decode step.
 
 Two layouts of the same thing:
 
@@ -16,10 +16,12 @@ Two layouts of the same thing:
                    wastes at most block_size - 1 positions, so many more fit in the same memory.
 
 Both have one interface, so the model code (llm_step.py) does not know which it writes to:
-`append(layer, k, v)` for every layer writes t new positions after `length`, then `advance(t)` moves
-`length` once for all layers; `view(layer)` reads the (n_head, length, head_dim) keys and values;
-`reserved_tokens` is the memory it holds, in positions, and `free()` gives it back. `kv_positions` is the
-most a sequence can ever hold: what the scheduler reserves for it, in blocks, when it admits it.
+`append(k, v)` writes t new positions of every layer, k and v shaped (n_layer, n_head, t, head_dim), after
+the `length` already held, and adds t to `length`; `view()` reads all of it back, (n_layer, n_head, length,
+head_dim) each; `reserved_tokens` is the memory it holds, in positions, and `free()` gives it back. The
+model writes a step's keys and values once per sequence, after its forward (not once per layer): the
+Python cost of a step then grows by one append and one view per sequence. `kv_positions` is the most a
+sequence can ever hold: what the scheduler reserves for it, in blocks, when it admits it.
 """
 from __future__ import annotations
 
@@ -48,24 +50,21 @@ class ContiguousCache:
         self.v: torch.Tensor | None = torch.zeros_like(self.k)
         self.length = 0
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Write k, v (n_head, t, head_dim) of `layer` at positions length..length+t-1."""
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Write k, v (n_layer, n_head, t, head_dim) at positions length..length+t-1; length += t."""
         # BEGIN SOLUTION [2.9] write into and read from the contiguous cache (section 7)
-        start, t = self.length, k.shape[1]
+        start, t = self.length, k.shape[2]
         if start + t > self.max_len:
             raise ValueError(f"{start + t} positions do not fit a cache of {self.max_len}")
-        self.k[layer, :, start:start + t] = k
-        self.v[layer, :, start:start + t] = v
+        self.k[:, :, start:start + t] = k
+        self.v[:, :, start:start + t] = v
+        self.length += t
         # END SOLUTION
 
-    def advance(self, t: int) -> None:
-        """The t positions just appended to every layer now belong to the sequence."""
-        self.length += t
-
-    def view(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K, V) of `layer`, each (n_head, length, head_dim): slices of the slab, no copy."""
+    def view(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K, V), each (n_layer, n_head, length, head_dim): slices of the slab, no copy."""
         # BEGIN SOLUTION [2.9] write into and read from the contiguous cache (section 7)
-        return self.k[layer, :, :self.length], self.v[layer, :, :self.length]
+        return self.k[:, :, :self.length], self.v[:, :, :self.length]
         # END SOLUTION
 
     def free(self) -> None:
@@ -124,12 +123,12 @@ class PagedCache:
         self.blocks: list[int] = []  # the block table: position p lives in blocks[p // block_size]
         self.length = 0
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Write k, v (n_head, t, head_dim) of `layer` at positions length..length+t-1, taking new blocks
-        from the pool only when the last one is full."""
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Write k, v (n_layer, n_head, t, head_dim) at positions length..length+t-1, taking new blocks from
+        the pool only when the last one is full; length += t."""
         # BEGIN SOLUTION [2.10] take blocks on demand and write through the block table (section 7)
         # HINT: position p lives in block self.blocks[p // block_size] at offset p % block_size.
-        bs, t = self.pool.block_size, k.shape[1]
+        bs, t = self.pool.block_size, k.shape[2]
         while len(self.blocks) * bs < self.length + t:
             self.blocks.append(self.pool.allocate())
         written = 0
@@ -137,28 +136,26 @@ class PagedCache:
             pos = self.length + written
             block, offset = self.blocks[pos // bs], pos % bs
             n = min(bs - offset, t - written)
-            self.pool.k[block, layer, :, offset:offset + n] = k[:, written:written + n]
-            self.pool.v[block, layer, :, offset:offset + n] = v[:, written:written + n]
+            self.pool.k[block, :, :, offset:offset + n] = k[:, :, written:written + n]
+            self.pool.v[block, :, :, offset:offset + n] = v[:, :, written:written + n]
             written += n
+        self.length += t
         # END SOLUTION
 
-    def advance(self, t: int) -> None:
-        self.length += t
-
-    def view(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K, V) of `layer`, each (n_head, length, head_dim), gathered from the blocks (a copy: a real
+    def view(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K, V), each (n_layer, n_head, length, head_dim), gathered from the blocks (a copy: a real
         paged-attention kernel reads the blocks in place through the block table instead)."""
         # BEGIN SOLUTION [2.10] read a sequence's keys and values back through its block table (section 7)
         table = torch.tensor(self.blocks, dtype=torch.long)
-        return self._gather(self.pool.k, table, layer), self._gather(self.pool.v, table, layer)
+        return self._gather(self.pool.k, table), self._gather(self.pool.v, table)
         # END SOLUTION
 
-    def _gather(self, store: torch.Tensor, table: torch.Tensor, layer: int) -> torch.Tensor:
+    def _gather(self, store: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         # BEGIN SOLUTION [2.10] read a sequence's keys and values back through its block table (section 7)
-        blocks = store[table, layer]  # (blocks, n_head, block_size, head_dim)
-        n_head, head_dim = blocks.shape[1], blocks.shape[3]
+        blocks = store[table]  # (blocks, n_layer, n_head, block_size, head_dim)
+        n_layer, n_head, head_dim = blocks.shape[1], blocks.shape[2], blocks.shape[4]
         positions = len(table) * self.pool.block_size
-        return blocks.transpose(0, 1).reshape(n_head, positions, head_dim)[:, :self.length]
+        return blocks.permute(1, 2, 0, 3, 4).reshape(n_layer, n_head, positions, head_dim)[:, :, :self.length]
         # END SOLUTION
 
     def free(self) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
-import math
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -36,7 +35,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from mlpractice import tinygpt
 
-from .continuous import SamplingParams
+from .continuous import InvalidParameter, SamplingParams
 from .errors import Draining, InvalidInput, ModelNotFound
 from .http_io import error_response, read_body
 from .llm_service import Finished
@@ -83,21 +82,19 @@ def parse_generate_request(body: bytes, context: int) -> GenerateRequest:
              size)
     _require(_unicode(text), "text_input", "valid Unicode (JSON can carry a lone surrogate; UTF-8 cannot)", text)
     _require(request_id is None or isinstance(request_id, str), "id", "a string", request_id)
-    p = {k: v for k, v in params.items() if v is not None}  # below, `type(x) is int`: not a bool, not 1.0
-    max_tokens, temperature, seed = p.get("max_tokens", 16), p.get("temperature", 0), p.get("seed")
+    p = {k: v for k, v in params.items() if v is not None}
     stop, timeout_ms = p.get("stop", []), p.get("timeout_ms")
-    _require(type(max_tokens) is int and 1 <= max_tokens <= context, "parameters.max_tokens",
-             f"an integer in [1, {context}]", max_tokens)
-    _require(type(temperature) in (int, float) and math.isfinite(temperature) and temperature >= 0,
-             "parameters.temperature", "a finite number >= 0", temperature)
-    _require(seed is None or type(seed) is int and 0 <= seed < 2 ** 63, "parameters.seed",
-             "an integer in [0, 2**63)", seed)
     stop = [stop] if isinstance(stop, str) else stop
-    _require(isinstance(stop, list) and all(isinstance(s, str) and s and _unicode(s) for s in stop),
-             "parameters.stop", "a non-empty string or a list of them (valid Unicode)", stop)
+    _require(not isinstance(stop, list) or all(not isinstance(s, str) or _unicode(s) for s in stop),
+             "parameters.stop", "valid Unicode in every string", stop)
+    try:  # SamplingParams checks the values (continuous.py): one source of truth, its field named here
+        params = SamplingParams(p.get("max_tokens", 16), p.get("temperature", 0), p.get("seed"), stop)
+    except InvalidParameter as err:
+        raise InvalidInput(f"parameters.{err.field}", err.problem) from None
+    _require(params.max_tokens <= context, "parameters.max_tokens", f"at most the context ({context})",
+             params.max_tokens)
     _require(timeout_ms is None or type(timeout_ms) in (int, float) and 0 < timeout_ms <= MAX_TIMEOUT_MS,
              "parameters.timeout_ms", f"a number of milliseconds in (0, {MAX_TIMEOUT_MS}]", timeout_ms)
-    params = SamplingParams(max_tokens, float(temperature), seed, tuple(stop))
     return GenerateRequest(tinygpt.encode(text), params, request_id, None if timeout_ms is None else timeout_ms / 1000)
 
 
@@ -192,13 +189,15 @@ class Generation(Response):
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]})
         text, index = StreamText(self.request.params.stop), 0
-        async for item in self.stream:
-            if isinstance(item, Finished):
-                event = _event(self._final(item, text.finish(item.output)))
-            else:
-                event = _event({"model_name": self.name, "text_output": text.push(item), "index": index})
-                index += 1
-            await send({"type": "http.response.body", "body": event, "more_body": True})
+        async for first in self.stream:
+            events = []
+            for item in [first, *self.stream.ready()]:  # one write for every token already sampled
+                if isinstance(item, Finished):
+                    events.append(_event(self._final(item, text.finish(item.output))))
+                else:
+                    events.append(_event({"model_name": self.name, "text_output": text.push(item), "index": index}))
+                    index += 1
+            await send({"type": "http.response.body", "body": b"".join(events), "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
     async def __call__(self, scope, receive, send) -> None:

@@ -18,6 +18,8 @@ Exact semantics (one service on one event loop):
     one Finished: finish_reason ("eos", "stop", "length": the engine's; "deadline"; "abort": the
     consumer closed the stream, or the service closed; "error": the model raised), the output ids (the
     engine's; else the tokens delivered so far: the partial output), prompt_tokens, completion_tokens.
+  * `Stream.ready()` takes the items already queued without waiting, up to and including the Finished
+    (the HTTP layer writes every token a consumer fell behind on in one write).
   * Ending early: at the deadline (`deadline_s` after submit), or on `Stream.close()` before the end,
     the stream ends at once, on the event loop, and the abort is queued: the batcher drops the sequence
     and frees its cache before its next step (a token sampled for it in the step in flight is dropped).
@@ -77,6 +79,14 @@ class Stream:
         item = await self.queue.get()
         self._ended = isinstance(item, Finished)
         return item
+
+    def ready(self) -> list:
+        """The items already queued, taken without waiting (a consumer behind the engine writes them at once)."""
+        items = []
+        while not self._ended and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+            self._ended = isinstance(items[-1], Finished)
+        return items
 
     def close(self) -> None:
         """The consumer is done: a request still live is aborted."""
@@ -235,6 +245,22 @@ class LLMService:
             await self._task
             await asyncio.to_thread(self._apply_inbox)  # adds still queued get their outcome
         self._fail_all("abort")
+
+    @property
+    def state(self) -> str:
+        """READY while it takes requests; UNAVAILABLE once closed (the server's model states)."""
+        return "UNAVAILABLE" if self._closed else "READY"
+
+    def metadata(self) -> dict:
+        """Model metadata as the server reports it (/v2/models/{name}): text in, text out, and the engine."""
+        b = self.batcher
+        text = lambda name: {"name": name, "datatype": "BYTES", "shape": [1]}  # noqa: E731
+        return {"name": self.name, "versions": ["1"], "version": "1", "platform": "pytorch", "state": self.state,
+                "inputs": [text("text_input")], "outputs": [text("text_output")],
+                "parameters": {"context": self.context, "max_num_seqs": b.max_num_seqs,
+                               "max_tokens_per_step": b.max_tokens_per_step, "max_waiting": b.max_waiting,
+                               "cache": "contiguous" if b.pool is None else "paged",
+                               "batching": "static" if b.static else "continuous"}}
 
     def stats(self) -> dict:
         """Exact counts; percentiles over the last WINDOW requests; tokens/s over the last rate_window_s."""

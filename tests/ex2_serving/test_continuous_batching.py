@@ -280,32 +280,42 @@ def contiguous_cache():
 
 
 def check_cached_logits(new_cache):
-    """Prefill at every length and decode at every position equal a full recompute to 1e-9; so does one
-    batched decode of sequences of different lengths, each at its own position."""
-    m, ids = model(), text(500, 63)
+    """One step_forward equals a full recompute to 1e-9: a prefill of every length, a decode at every position,
+    and steps mixing prefills of different lengths with decodes of sequences of different lengths."""
+    m, ids, vocab = model(), text(500, 63), model().config.vocab_size
     assert len(ids) == CONTEXT
+    alone = lambda s: m(torch.tensor([s]))[0, -1]  # noqa: E731
     with torch.no_grad():
         full = m(torch.tensor([ids]))[0]
     for p in (1, 2, 7, 8, 9, 33, 63, 64):
-        assert torch.allclose(llm_step.prefill(m, ids[:p], new_cache()), full[p - 1], rtol=0, atol=1e-9)
+        first, decoded = llm_step.step_forward(m, [ids[:p]], [new_cache()], [], [])
+        assert first.shape == (1, vocab) and decoded.shape == (0, vocab)
+        assert torch.allclose(first[0], full[p - 1], rtol=0, atol=1e-9), f"prefill of {p}"
     cache = new_cache()
-    llm_step.prefill(m, ids[:1], cache)
+    llm_step.step_forward(m, [ids[:1]], [cache], [], [])
     for q in range(1, CONTEXT):
-        logits = llm_step.decode(m, [ids[q]], [q], [cache])
-        assert logits.shape == (1, m.config.vocab_size) and cache.length == q + 1
+        first, logits = llm_step.step_forward(m, [], [], [ids[q]], [cache])
+        assert first.shape == (0, vocab) and logits.shape == (1, vocab) and cache.length == q + 1
         assert torch.allclose(logits[0], full[q], rtol=0, atol=1e-9), f"position {q}"
     seqs = [text(900, 4), text(1500, 16), text(2500, 29)]
     caches = [new_cache() for _ in seqs]
-    for s, c in zip(seqs, caches):
-        llm_step.prefill(m, s, c)
+    joining = {2: [text(3100, 1), text(3300, 20)], 7: [text(3700, 9)]}  # prompts that join mid-decode
+    first, _ = llm_step.step_forward(m, seqs, caches, [], [])  # three prefills of different lengths at once
     for step in range(12):
-        tokens = [CORPUS[step + 3 * i] for i in range(len(seqs))]
-        logits = llm_step.decode(m, tokens, [len(s) for s in seqs], caches)
+        with torch.no_grad():
+            assert all(torch.allclose(f, alone(s), rtol=0, atol=1e-9) for f, s in zip(first, seqs[-len(first):]))
+        tokens, new = [CORPUS[step + 3 * i] for i in range(len(seqs))], joining.get(step, [])
+        new_caches = [new_cache() for _ in new]
+        first, logits = llm_step.step_forward(m, new, new_caches, tokens, caches)
+        assert first.shape == (len(new), vocab) and logits.shape == (len(seqs), vocab)
         for i, (s, t) in enumerate(zip(seqs, tokens)):
             s.append(t)
             with torch.no_grad():
-                alone_logits = m(torch.tensor([s]))[0, -1]
-            assert torch.allclose(logits[i], alone_logits, rtol=0, atol=1e-9), f"sequence {i} at step {step}"
+                assert torch.allclose(logits[i], alone(s), rtol=0, atol=1e-9), f"sequence {i} at step {step}"
+            assert caches[i].length == len(s)
+        seqs, caches = seqs + [list(p) for p in new], caches + new_caches
+        first = first if new else first[:0]
+    assert len(seqs) == 6
 
 
 def test_cached_decode_equals_full_recompute_at_every_position():
@@ -314,14 +324,12 @@ def test_cached_decode_equals_full_recompute_at_every_position():
 
 def test_the_contiguous_cache_stores_what_was_appended():
     cache = contiguous_cache()
-    k, v = torch.randn(4, 5, 24, dtype=torch.float64), torch.randn(4, 5, 24, dtype=torch.float64)
-    for layer in range(3):
-        cache.append(layer, k + layer, v - layer)
-    cache.advance(5)
-    cache.append(1, k[:, :1], v[:, :1])
-    cache.advance(1)
-    got_k, got_v = cache.view(1)
-    assert torch.equal(got_k, torch.cat([k + 1, k[:, :1]], 1)) and torch.equal(got_v, torch.cat([v - 1, v[:, :1]], 1))
+    k, v = torch.randn(3, 4, 5, 24, dtype=torch.float64), torch.randn(3, 4, 5, 24, dtype=torch.float64)
+    cache.append(k, v)  # a prefill of 5 positions, every layer
+    cache.append(k[:, :, :1] + 1, v[:, :, :1] - 1)  # one decode
+    got_k, got_v = cache.view()
+    assert cache.length == 6 and got_k.shape == got_v.shape == (3, 4, 6, 24)
+    assert torch.equal(got_k, torch.cat([k, k[:, :, :1] + 1], 2)) and torch.equal(got_v, torch.cat([v, v[:, :, :1] - 1], 2))
     assert cache.reserved_tokens == CONTEXT
     cache.free()
     cache.free()  # idempotent
@@ -441,8 +449,9 @@ def test_an_aborted_sequence_leaves_within_one_step_and_frees_its_cache():
     (dict(max_tokens=5, stop=(3,)), "stop"),
 ])
 def test_bad_sampling_params_are_refused_naming_the_field(kwargs, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(continuous.InvalidParameter, match=field) as refused:  # a ValueError
         Params(**kwargs)
+    assert refused.value.field == field and isinstance(refused.value, ValueError)
 
 
 @pytest.mark.scaffold  # input validation is scaffolding: it works in the starter too

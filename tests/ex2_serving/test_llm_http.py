@@ -391,12 +391,16 @@ def test_a_draining_server_refuses_generation_with_503(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_metrics_show_the_llm_histograms_counter_and_gauges(served):
-    url, service, _ = served(max_num_seqs=2, cache="paged")
+def test_metrics_show_the_llm_histograms_counter_and_gauges_and_the_model_reports_like_any_other(served):
+    url, service, server = served(max_num_seqs=2, cache="paged")
     with httpx.Client(base_url=url, timeout=30) as client:
         for text in PROMPTS[:3]:
             assert client.post("/v2/models/tinygpt/generate", json=body(text, max_tokens=5)).status_code == 200
         metrics = client.get("/metrics").text
+        report = client.get("/admin/stats").json()["generation"]["tinygpt"]
+        ready, meta = client.get("/v2/models/tinygpt/ready"), client.get("/v2/models/tinygpt").json()
+        assert client.get("/v2/models/tinygpt/versions/1/ready").status_code == 200
+        assert client.get("/v2/models/nothing/ready").status_code == 404
     for line in ('mlserve_llm_time_to_first_token_seconds_count{model="tinygpt"} 3.0',
                  'mlserve_llm_time_per_output_token_seconds_count{model="tinygpt"} 3.0',
                  'mlserve_llm_generated_tokens_total{model="tinygpt"} 15.0',
@@ -406,7 +410,30 @@ def test_metrics_show_the_llm_histograms_counter_and_gauges(served):
         assert line in metrics, line
     stats = service.stats()
     assert stats["generated_tokens"] == 15 and stats["finished"] == {"length": 3}
+    assert {k: report[k] for k in ("generated_tokens", "finished", "steps", "running", "waiting", "kv_blocks_in_use")} \
+        == {k: stats[k] for k in ("generated_tokens", "finished", "steps", "running", "waiting", "kv_blocks_in_use")}
+    assert server.get_metrics()["generation"]["tinygpt"]["time_to_first_token_s"] == stats["time_to_first_token_s"]
+    assert ready.status_code == 200 and ready.json() == {"name": "tinygpt", "ready": True, "state": "READY"}
+    assert meta["inputs"] == [{"name": "text_input", "datatype": "BYTES", "shape": [1]}]
+    assert meta["outputs"] == [{"name": "text_output", "datatype": "BYTES", "shape": [1]}]
+    assert meta["parameters"] == {"context": model().config.context, "max_num_seqs": 2, "max_tokens_per_step": 128, "max_waiting": 64,
+                                  "cache": "paged", "batching": "continuous"}
     assert 0 < stats["time_to_first_token_s"]["p50"] < 10 and 0 < stats["time_per_output_token_s"]["p50"] < 10
+
+
+@pytest.mark.scaffold  # the service's plumbing: the same in the starter
+def test_ready_takes_what_is_queued_up_to_the_finished_and_never_waits():
+    async def scenario():
+        stream = llm_service.Stream(None, 0, 3, 0.0)
+        assert stream.ready() == []  # nothing queued: no wait
+        end = llm_service.Finished("length", (1, 2, 3), 3, 3)
+        for item in (1, 2, end, 9):  # 9: anything after the Finished is never read
+            stream.queue.put_nowait(item)
+        first = await stream.__anext__()
+        rest = stream.ready()
+        assert [first, *rest] == [1, 2, end] and stream.ready() == []
+        assert [item async for item in stream] == []
+    asyncio.run(scenario())
 
 
 # -- the streamed text (pure) -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ export OMP_NUM_THREADS=1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-side test-isolation interview interview-report stale check exercises reset notebooks nbval doctor bench versions mutants
+.PHONY: help setup lab test test-solutions test-stubs test-notebooks test-mutants test-side lane-starters lane-notebooks test-isolation interview interview-report stale check exercises reset notebooks nbval doctor bench versions mutants
 
 help:
 	@echo "make lab        set up .venv (first time) and open JupyterLab on notebooks/ (LAB_ARGS=\"...\" passes options)"
@@ -85,15 +85,19 @@ test-notebooks: setup
 test-mutants: setup
 	$(PY) -m mlpractice mutants --changed-since HEAD~1 --sample 1 --seed "$$(git rev-parse HEAD 2>/dev/null || echo 0)" --limit 3
 
-test-side: test-notebooks
+test-side: setup
 	$(PY) -m pytest $(SIDE_TESTS) --impl=solutions -p no:nbval -q
+
+# `make test`'s two lanes after the suite, of about equal length on two cores: the starter checks then
+# the side tests (both mostly start processes and wait on them); nbval then the mutants (both compute)
+lane-starters: test-stubs
+	@$(MAKE) --no-print-directory test-side
+lane-notebooks: test-notebooks
 	@$(MAKE) --no-print-directory test-mutants
 
-# the tests against the solutions; then the untouched-starter check (it mostly waits on process
-# start-ups) side by side with nbval, the side tests and the mutants (they mostly compute)
 test: stale
 	@$(MAKE) --no-print-directory test-solutions SOLUTIONS_ARGS="$(addprefix --deselect=,$(INTERVIEW_STUBS) $(SIDE_TESTS) $(NOT_THIS_TURN))"
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-stubs test-side
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lane-starters lane-notebooks
 	@echo "make test: all checks passed"
 
 check: setup

@@ -20,6 +20,8 @@ Exact semantics (one service on one event loop):
     one Finished: finish_reason ("eos", "stop", "length": the engine's; "deadline"; "abort": the
     consumer closed the stream, or the service closed; "error": the model raised), the output ids (the
     engine's; else the tokens delivered so far: the partial output), prompt_tokens, completion_tokens.
+  * `Stream.ready()` takes the items already queued without waiting, up to and including the Finished
+    (the HTTP layer writes every token a consumer fell behind on in one write).
   * Ending early: at the deadline (`deadline_s` after submit), or on `Stream.close()` before the end,
     the stream ends at once, on the event loop, and the abort is queued: the batcher drops the sequence
     and frees its cache before its next step (a token sampled for it in the step in flight is dropped).

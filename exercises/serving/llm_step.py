@@ -113,10 +113,12 @@ def step_forward(model, prompts, prompt_caches, tokens, caches) -> tuple[torch.T
 
 
 def _write(prompt_caches, caches, lengths, new_k, new_v) -> None:
-    """After the forward, each cache appends its new positions of every layer in one call."""
-    for part, part_caches in enumerate(c for c in (prompt_caches, caches) if c):
+    """After the forward, each cache appends its new positions of every layer in one call. new_k[layer] holds
+    the prompts' (P, n_head, Tmax, head_dim), if any, then the decodes' (B, n_head, 1, head_dim), if any."""
+    groups = [(prompt_caches, lengths)] if prompt_caches else []
+    groups += [(caches, [1] * len(caches))] if caches else []
+    for part, (group, counts) in enumerate(groups):
         k = torch.stack([layer[part] for layer in new_k], dim=1)  # (P or B, n_layer, n_head, T, head_dim)
         v = torch.stack([layer[part] for layer in new_v], dim=1)
-        for i, cache in enumerate(part_caches):
-            n = lengths[i] if part_caches is prompt_caches else 1
+        for i, (cache, n) in enumerate(zip(group, counts)):
             cache.append(k[i, :, :, :n], v[i, :, :, :n])

@@ -24,7 +24,7 @@
   LLM generation (2.9, 2.10), on the repository's tiny GPT:
     continuous.py  ContinuousBatcher: iteration-level scheduling (its rule in the docstring)
     kv_cache.py    the contiguous and the paged KV cache
-    llm_step.py    the model's prefill and batched decode over those caches
+    llm_step.py    one step's prefills and decodes in one forward pass (selective batching)
     llm_service.py LLMService: drives one ContinuousBatcher from the event loop (streams, deadlines, aborts)
     llm_http.py    POST /v2/models/{name}/generate and /generate_stream (Triton's generate extension, SSE)
 """

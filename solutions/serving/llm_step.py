@@ -14,12 +14,13 @@ far less than 16 steps of one. Only attention is per sequence:
 
   prefills   right-padded into (P, n_head, Tmax, head_dim) with causal attention: a real position attends
              only to earlier ones, so it never sees the padding after its prompt.
-  decodes    `_padded_past`: the caches have different lengths, so they are zero-padded into one
-             (B, n_head, Lmax, head_dim) batch, the new tokens' k, v are put after it as a last column, and a
-             mask hides the padding. The new key may sit after the padding because attention is a weighted
-             sum over a SET of keys: order carries no meaning (positions entered through the embeddings).
+  decodes    `_padded_past`: the caches have different lengths, so once per step they are copied into one
+             zero-padded (B, n_layer, n_head, Lmax + 1, head_dim) batch, with a mask of the real positions.
+             Layer by layer, the new tokens' k, v go into the last column, after the padding: attention is a
+             weighted sum over a SET of keys, so their order carries nothing (positions entered through the
+             embeddings).
 
-Each cache gets its new K, V at positions length.. (`append`), then `advance` once all layers are written.
+After the forward each cache appends the step's positions of every layer in one call (`_write`).
 The arithmetic is GPT.forward's, so the logits agree with a full recompute to rounding
 (tests/ex2_serving/test_continuous_batching.py checks 1e-9 in float64).
 """
@@ -42,24 +43,22 @@ def _merge(y: torch.Tensor) -> torch.Tensor:
     return y.transpose(1, 2).reshape(b, t, h * hd)
 
 
-def _padded(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """(n_layer, n_head, L_i, head_dim) tensors -> one (B, n_layer, n_head, max L_i, head_dim), zero-padded
-    after each (pad_sequence pads the first axis, so the length axis goes first and back)."""
-    return pad_sequence([t.permute(2, 0, 1, 3) for t in tensors], batch_first=True).permute(0, 2, 3, 1, 4)
-
-
 def _padded_past(caches):
-    """Every sequence's cached K, V, zero-padded to the longest (Lmax): (B, n_layer, n_head, Lmax, head_dim)
-    each; and the (B, 1, 1, Lmax + 1) boolean mask of what each sequence's new token attends to, once its
-    k, v are put after the padding as column Lmax: its own cached positions and itself."""
+    """Every sequence's cached K, V in one zero-padded batch one column wider than the longest cache (Lmax):
+    (B, n_layer, n_head, Lmax + 1, head_dim) each, column Lmax left for the new token's k, v (the decode writes
+    it, layer by layer); and the (B, 1, 1, Lmax + 1) boolean mask of what each new token attends to: its own
+    cached positions and column Lmax."""
     # BEGIN SOLUTION [2.9] gather the caches into one padded batch, and the mask of the real positions (section 7)
     # HINT: sequence i has lengths[i] cached positions (columns 0..lengths[i]-1); columns lengths[i]..Lmax-1
     # HINT: are padding, and column Lmax will hold its new token.
-    pasts = [cache.view() for cache in caches]
-    keys, values = _padded([k for k, _ in pasts]), _padded([v for _, v in pasts])
-    lengths = torch.tensor([cache.length for cache in caches])
-    columns = torch.arange(keys.shape[3] + 1)
-    mask = (columns < lengths[:, None]) | (columns == keys.shape[3])
+    lengths, pasts = [cache.length for cache in caches], [cache.view() for cache in caches]
+    n_layer, n_head, _, head_dim = pasts[0][0].shape
+    keys = pasts[0][0].new_zeros(len(caches), n_layer, n_head, max(lengths) + 1, head_dim)
+    values = torch.zeros_like(keys)
+    for i, (k, v) in enumerate(pasts):
+        keys[i, :, :, :lengths[i]], values[i, :, :, :lengths[i]] = k, v
+    columns = torch.arange(keys.shape[3])
+    mask = (columns < torch.tensor(lengths)[:, None]) | (columns == keys.shape[3] - 1)
     return keys, values, mask[:, None, None, :]
     # END SOLUTION
 
@@ -73,11 +72,12 @@ def _prefill_attention(q, k, v, lengths: list[int], n_head: int) -> tuple[torch.
     return y[real], k, v  # y[real]: back to (sum of lengths, d), prompt after prompt
 
 
-def _decode_attention(q, k, v, n_head: int, past_k, past_v, mask):
-    """Each new token's attention over its sequence's cache (past_k, past_v: this layer's padded batch) and
-    itself. q, k, v: one row (B, d) per decoding sequence. The output (B, d), and k, v as (B, n_head, 1, head_dim)."""
+def _decode_attention(q, k, v, n_head: int, keys, values, mask):
+    """Each new token's attention over its sequence's cache and itself: keys, values are this layer's padded
+    batch (B, n_head, Lmax + 1, head_dim), whose last column takes the new k, v here. q, k, v: one row (B, d)
+    per decoding sequence. The output (B, d), and k, v as (B, n_head, 1, head_dim)."""
     q, k, v = (_heads(z.unsqueeze(1), n_head) for z in (q, k, v))
-    keys, values = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)  # the new token is column Lmax
+    keys[:, :, -1:], values[:, :, -1:] = k, v  # the new token is column Lmax
     return _merge(F.scaled_dot_product_attention(q, keys, values, attn_mask=mask))[:, 0], k, v
 
 
@@ -95,6 +95,8 @@ def step_forward(model, prompts, prompt_caches, tokens, caches) -> tuple[torch.T
     n_prompt, d = sum(lengths), x.shape[1]
     if caches:
         past_k, past_v, mask = _padded_past(caches)
+        # additive (0 or -inf), built once: SDPA would turn a boolean mask into this at every layer
+        mask = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(~mask, float("-inf"))
     new_k, new_v = [], []  # per layer: (P + B, n_head, Tmax, head_dim) / the decodes' (B, n_head, 1, head_dim)
     for layer, block in enumerate(model.blocks):
         n_head = block.attn.n_head

@@ -5,8 +5,9 @@
 Starts `python -m <impl>.serving --llm tinygpt` (one process, the tiny GPT's "late" checkpoint) with
 continuous batching and with request-level batching (`--llm-static`), the same settings otherwise
 (max_num_seqs 16), alternating the order run by run so drift on a shared machine hits both. For each
-number of clients, a closed loop of streaming clients (asyncio + httpx, POST .../generate_stream) sends
-the same `--requests` requests: prompts cut from Python's documentation, output lengths (max_tokens) drawn
+number of clients, a closed loop of streaming clients (POST .../generate_stream, each on its own keep-alive
+connection of bench_serving.RawHTTPClient: httpx's pool took 85-89% of a core at 64 clients and starved the
+server of requests, so the load generator would have been what was measured) sends the same `--requests` requests: prompts cut from Python's documentation, output lengths (max_tokens) drawn
 from a seeded lognormal clipped to 1..48, no stop strings, so every request must end "length" with
 exactly max_tokens tokens (anything else, or a non-200, is an error). Client-side measures: generated
 tokens/s, time to first token (request sent to first event), time per output token ((last - first event)
@@ -27,7 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from mlpractice import tinygpt  # noqa: E402
 from mlpractice.impl import load  # noqa: E402
-from bench_serving import ServerProcess  # noqa: E402  (this directory is on sys.path when run as a script)
+from bench_serving import RawHTTPClient, ServerProcess  # noqa: E402  (this directory is on sys.path when run as a script)
 
 MODES = {"continuous": [], "static": ["--llm-static"]}
 
@@ -61,25 +61,24 @@ def workload(n: int, seed: int, median: float, sigma: float, cap: int, context: 
     return bodies
 
 
-async def one(client: httpx.AsyncClient, body: dict, out: dict) -> None:
+async def one(client: RawHTTPClient, body: dict, out: dict) -> None:
     start = time.perf_counter()
-    times, final = [], None
+    times, finals = [], []
+
+    def on_event(doc: dict) -> None:  # called as each event's bytes arrive
+        if "finish_reason" in doc:
+            finals.append(doc)
+        else:
+            times.append(time.perf_counter())
     try:
-        async with client.stream("POST", "/v2/models/tinygpt/generate_stream", json=body) as r:
-            if r.status_code != 200:
-                out["errors"].append(f"status {r.status_code}")
-                return
-            async for line in r.aiter_lines():
-                if not line.startswith("data: "):
-                    continue
-                doc = json.loads(line[6:])
-                if "finish_reason" in doc:
-                    final = doc
-                else:
-                    times.append(time.perf_counter())
-    except httpx.HTTPError as err:
+        status = await client.post_events("/v2/models/tinygpt/generate_stream", body, on_event)
+    except (OSError, asyncio.IncompleteReadError, ValueError) as err:
         out["errors"].append(type(err).__name__)
         return
+    if status != 200:
+        out["errors"].append(f"status {status}")
+        return
+    final = finals[0] if len(finals) == 1 else None
     want = body["parameters"]["max_tokens"]
     if final is None or final["finish_reason"] != "length" or final["completion_tokens"] != want or \
             len(times) != want:
@@ -94,14 +93,15 @@ async def one(client: httpx.AsyncClient, body: dict, out: dict) -> None:
 async def closed_loop(url: str, bodies: list[dict], clients: int) -> dict:
     out = {"tokens": 0, "ttft": [], "tpot": [], "errors": []}
     queue = iter(bodies)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
-        async def worker():
-            for body in queue:
-                await one(client, body, out)
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - start
+    client = RawHTTPClient(url)  # one keep-alive connection per client, reused
+
+    async def worker():
+        for body in queue:
+            await one(client, body, out)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    await client.aclose()
     pct = lambda xs, q: 1000 * float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
     return {"tokens_per_s": out["tokens"] / elapsed, "ttft_p50": pct(out["ttft"], 50), "ttft_p95": pct(out["ttft"], 95),
             "tpot_p50": pct(out["tpot"], 50), "tpot_p95": pct(out["tpot"], 95), "errors": len(out["errors"]),

@@ -61,6 +61,7 @@ MALFORMED = (InvalidInput, PayloadTooLarge, UnsupportedMediaType)  # counted "in
 
 
 INFER_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?/infer$")  # as the routes match {name}
+GENERATE_PATH = re.compile(r"^/v2/models/([^/]+)/generate(_stream)?$")
 
 
 class InferAnswer(Response):
@@ -77,20 +78,25 @@ INFER_HEADERS = (*BODY_HEADERS, b"x-routing-key")
 
 
 class ServingApp(FastAPI):
-    """FastAPI, except that POST .../infer goes straight to `infer(scope, receive, name, version)`.
+    """FastAPI, except that POST .../infer goes straight to `infer(scope, receive, name, version)` and
+    POST .../generate(_stream) to `generate(scope, receive, name, streaming)` (llm_http.py).
 
-    The same function the documented FastAPI routes call, so status codes, validation and bodies
+    The same functions the documented FastAPI routes call, so status codes, validation and bodies
     are the same; what the hot path skips is the middleware stack, routing and parameter solving,
-    which cost more CPU per request than parsing, batching and the model's share together.
+    which cost more CPU per request than parsing, batching and the model's share together (and, for a
+    stream, a pass through every middleware's `send` wrapper per token).
     """
 
-    infer = None  # set by create_app
+    infer = generate = None  # set by create_app (generate: when it serves generative models)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "POST" and self.infer is not None:
-            match = INFER_PATH.match(scope["path"])
-            if match:  # infer() answers every error itself, as JSON
+        if scope["type"] == "http" and scope["method"] == "POST":
+            # both answer every error themselves, as JSON
+            if self.infer is not None and (match := INFER_PATH.match(scope["path"])):
                 response = await self.infer(scope, receive, match[1], match[2])
+                return await response(scope, receive, send)
+            if self.generate is not None and (match := GENERATE_PATH.match(scope["path"])):
+                response = await self.generate(scope, receive, match[1], match[2] is not None)
                 return await response(scope, receive, send)
         return await super().__call__(scope, receive, send)
 

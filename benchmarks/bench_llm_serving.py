@@ -1,6 +1,6 @@
 """Load test: continuous vs request-level (static) batching of LLM generation, real uvicorn on 127.0.0.1.
 
-    python benchmarks/bench_llm_serving.py [--runs 3] [--requests 192] [--clients 16,64] [--impl solutions]
+    python benchmarks/bench_llm_serving.py [--runs 5] [--requests 384] [--clients 16,64] [--impl solutions]
 
 Starts `python -m <impl>.serving --llm tinygpt` (one process, the tiny GPT's "late" checkpoint) with
 continuous batching and with request-level batching (`--llm-static`), the same settings otherwise
@@ -144,8 +144,10 @@ def engine_alone(impl: str, bodies: list[dict], max_num_seqs: int) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--impl", default="solutions", choices=["solutions", "exercises"])
-    p.add_argument("--runs", type=int, default=3, help="alternated continuous/static runs (default 3)")
-    p.add_argument("--requests", type=int, default=192, help="requests per closed loop (default 192)")
+    p.add_argument("--runs", type=int, default=5, help="alternated continuous/static runs (default 5)")
+    p.add_argument("--requests", type=int, default=384,
+                   help="requests per closed loop (default 384: the loop's last requests, which run in a "
+                        "thinning batch, are a small share)")
     p.add_argument("--clients", default="16,64", help="comma-separated client counts (default 16,64)")
     p.add_argument("--max-num-seqs", type=int, default=16)
     p.add_argument("--median-tokens", type=float, default=8.0, help="median of the lognormal max_tokens")

@@ -241,7 +241,7 @@ def add_llm_routes(app, services: dict, metrics, *, max_body_bytes: int = 1 << 2
             return error_response(err)
         return Generation(name, stream, parsed, streaming)
 
-    # the documented routes; app.py's ServingApp answers the same requests with the same function first
+    # the documented routes; fast_path.ServingApp answers the same requests with the same function first
     @app.post("/v2/models/{name}/generate")
     async def generate(name: str, request: Request):
         return await generation(request.scope, request.receive, name, streaming=False)

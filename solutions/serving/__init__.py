@@ -16,6 +16,7 @@
     validation.py  what a valid example and request are
     catalog.py, artifacts.py  the registry's in-memory index and artifact formats
     app.py       create_app: KServe v2 REST paths + Prometheus /metrics
+    fast_path.py ServingApp: infer and generate requests straight to their handlers (the hot paths)
     http_io.py, protocol.py, prom.py  bodies and errors, the protocol's documents, Prometheus
     contract.py  what a model's answer must be (numbers, one per row)
     control.py   admin changes shared by every worker process (desired state + reconcile)

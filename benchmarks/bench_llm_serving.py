@@ -4,24 +4,23 @@
 
 Starts `python -m <impl>.serving --llm tinygpt` (one process, the tiny GPT's "late" checkpoint) with
 continuous batching and with request-level batching (`--llm-static`), the same settings otherwise
-(max_num_seqs 16), alternating the order run by run so drift on a shared machine hits both. For each
-number of clients, a closed loop of streaming clients (POST .../generate_stream, each on its own keep-alive
+(max_num_seqs 16), alternating the order run by run so drift on a shared machine hits both. For each number
+of clients, a closed loop of streaming clients (POST .../generate_stream, each on its own keep-alive
 connection of bench_serving.RawHTTPClient: httpx's pool took 85-89% of a core at 64 clients and starved the
-server of requests, so the load generator would have been what was measured) sends the same `--requests` requests: prompts cut from Python's documentation, output lengths (max_tokens) drawn
-from a seeded lognormal clipped to 1..48, no stop strings, so every request must end "length" with
-exactly max_tokens tokens (anything else, or a non-200, is an error). Client-side measures: generated
-tokens/s, time to first token (request sent to first event), time per output token ((last - first event)
-/ (n - 1)), p50 and p95. Prints each run, then medians over the runs and the ratio continuous / static
-tokens/s (goal: >= 2x, zero errors). Last, the same workload through the engine alone, without HTTP: its own
-continuous / static ratio and the cost of a decode step by batch size (what bounds the ratio over HTTP),
-and the paged cache's memory: mean KV positions reserved per running sequence, paged (block_size 8) vs
-contiguous (the whole context).
+server of requests, so the load generator would have been what was measured) sends the same `--requests`
+requests: prompts cut from Python's documentation, output lengths (max_tokens) drawn from a seeded lognormal
+clipped to 1..48, no stop strings, so every request must end "length" with exactly max_tokens tokens
+(anything else, or a non-200, is an error). Client-side measures: generated tokens/s, time to first token
+(request sent to first event), time per output token ((last - first event) / (n - 1)), p50 and p95. Prints
+each run, then medians over the runs and the ratio continuous / static tokens/s (goal: >= 2x, zero errors).
+Last, the same workload through the engine alone, without HTTP: its own continuous / static ratio and the
+cost of a decode step by batch size (what bounds the ratio over HTTP), and the paged cache's memory: mean KV
+positions reserved per running sequence, paged (block_size 8) vs contiguous (the whole context).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys

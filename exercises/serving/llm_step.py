@@ -56,12 +56,12 @@ def _padded_past(caches):
     raise NotImplementedError('Exercise 2.9: gather the caches into one padded batch, and the mask of the real positions - see notebooks/02_model_serving.ipynb, section 7')
 
 
-def _prefill_attention(q, k, v, lengths: list[int], n_head: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _prefill_attention(q, k, v, lengths: list[int], real: torch.Tensor, n_head: int):
     """Causal attention of each prompt over itself. q, k, v: the prompts' rows (sum of lengths, d), prompt
-    after prompt. The attention output, the same rows; and k, v as (P, n_head, Tmax, head_dim), right-padded."""
+    after prompt; `real` (P, Tmax) marks each padded row's real positions. The attention output, the same
+    rows; and k, v as (P, n_head, Tmax, head_dim), right-padded."""
     q, k, v = (_heads(pad_sequence(z.split(lengths), batch_first=True), n_head) for z in (q, k, v))
     y = _merge(F.scaled_dot_product_attention(q, k, v, is_causal=True))  # (P, Tmax, d)
-    real = torch.arange(y.shape[1]) < torch.tensor(lengths)[:, None]
     return y[real], k, v  # y[real]: back to (sum of lengths, d), prompt after prompt
 
 
@@ -86,38 +86,42 @@ def step_forward(model, prompts, prompt_caches, tokens, caches) -> tuple[torch.T
     positions = [t for n in lengths for t in range(n)] + [cache.length for cache in caches]
     x = model.wte(torch.tensor(ids)) + model.wpe(torch.tensor(positions))  # (N, d): one row per token
     n_prompt, d = sum(lengths), x.shape[1]
+    if prompts:  # the same for every layer
+        real = torch.arange(max(lengths)) < torch.tensor(lengths)[:, None]
     if caches:
         past_k, past_v, mask = _padded_past(caches)
         # additive (0 or -inf), built once: SDPA would turn a boolean mask into this at every layer
         mask = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(~mask, float("-inf"))
-    new_k, new_v = [], []  # per layer: (P + B, n_head, Tmax, head_dim) / the decodes' (B, n_head, 1, head_dim)
+    prompt_k, prompt_v, decode_k, decode_v = [], [], [], []  # each layer's new keys and values, for the caches
     for layer, block in enumerate(model.blocks):
         n_head = block.attn.n_head
         q, k, v = block.attn.qkv(block.ln1(x)).split(d, dim=1)
-        parts, ks, vs = [], [], []
+        parts = []
         if prompts:
-            y, pk, pv = _prefill_attention(q[:n_prompt], k[:n_prompt], v[:n_prompt], lengths, n_head)
-            parts.append(y), ks.append(pk), vs.append(pv)
+            y, layer_k, layer_v = _prefill_attention(q[:n_prompt], k[:n_prompt], v[:n_prompt], lengths, real, n_head)
+            parts.append(y)
+            prompt_k.append(layer_k)
+            prompt_v.append(layer_v)
         if caches:
-            y, dk, dv = _decode_attention(q[n_prompt:], k[n_prompt:], v[n_prompt:], n_head,
-                                          past_k[:, layer], past_v[:, layer], mask)
-            parts.append(y), ks.append(dk), vs.append(dv)
-        new_k.append(ks), new_v.append(vs)
+            y, layer_k, layer_v = _decode_attention(q[n_prompt:], k[n_prompt:], v[n_prompt:], n_head,
+                                                    past_k[:, layer], past_v[:, layer], mask)
+            parts.append(y)
+            decode_k.append(layer_k)
+            decode_v.append(layer_v)
         x = x + block.attn.proj(torch.cat(parts))
         x = x + block.mlp(block.ln2(x))
-    _write(prompt_caches, caches, lengths, new_k, new_v)
+    _write(prompt_caches, lengths, prompt_k, prompt_v)
+    _write(caches, [1] * len(caches), decode_k, decode_v)
     last = torch.tensor(lengths).cumsum(0) - 1 if prompts else torch.zeros(0, dtype=torch.long)
     logits = model.head(model.ln_f(torch.cat([x[last], x[n_prompt:]])))
     return logits[:len(prompts)], logits[len(prompts):]
 
 
-def _write(prompt_caches, caches, lengths, new_k, new_v) -> None:
-    """After the forward, each cache appends its new positions of every layer in one call. new_k[layer] holds
-    the prompts' (P, n_head, Tmax, head_dim), if any, then the decodes' (B, n_head, 1, head_dim), if any."""
-    groups = [(prompt_caches, lengths)] if prompt_caches else []
-    groups += [(caches, [1] * len(caches))] if caches else []
-    for part, (group, counts) in enumerate(groups):
-        k = torch.stack([layer[part] for layer in new_k], dim=1)  # (P or B, n_layer, n_head, T, head_dim)
-        v = torch.stack([layer[part] for layer in new_v], dim=1)
-        for i, (cache, n) in enumerate(zip(group, counts)):
-            cache.append(k[i, :, :, :n], v[i, :, :, :n])
+def _write(caches, counts, layer_k, layer_v) -> None:
+    """After the forward, cache i appends its first counts[i] new positions of every layer in one call;
+    layer_k, layer_v hold each layer's (B, n_head, T, head_dim)."""
+    if not caches:
+        return
+    k, v = torch.stack(layer_k, dim=1), torch.stack(layer_v, dim=1)  # (B, n_layer, n_head, T, head_dim)
+    for i, (cache, n) in enumerate(zip(caches, counts)):
+        cache.append(k[i, :, :, :n], v[i, :, :, :n])

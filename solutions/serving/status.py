@@ -10,9 +10,13 @@ from .versions import READY, UNAVAILABLE
 
 
 class StatusReports:
+    def _generator(self, name: str, version):
+        """The LLMService that serves `name`, if one does (its only version is 1); else None."""
+        return self.generators.get(name) if version in (None, 1) else None
+
     def model_state(self, name: str, version=None) -> str:
-        if name in self.generators and version in (None, 1):
-            return self.generators[name].state
+        if (generator := self._generator(name, version)) is not None:
+            return generator.state
         v = self._serving.get(name) if version is None else self.registry.resolve(name, version)
         if v is None:
             raise ModelNotFound(f"model {name!r} is not loaded")
@@ -43,8 +47,8 @@ class StatusReports:
         return sorted(self._cache.keys())
 
     def metadata(self, name: str, version=None) -> dict:
-        if name in self.generators and version in (None, 1):
-            return self.generators[name].metadata()
+        if (generator := self._generator(name, version)) is not None:
+            return generator.metadata()
         v = self._serving.get(name) if version is None else self.registry.resolve(name, version)
         if v is None:
             v = self.registry.resolve(name, None)

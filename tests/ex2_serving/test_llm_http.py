@@ -410,8 +410,8 @@ def test_metrics_show_the_llm_histograms_counter_and_gauges_and_the_model_report
         assert line in metrics, line
     stats = service.stats()
     assert stats["generated_tokens"] == 15 and stats["finished"] == {"length": 3}
-    assert {k: report[k] for k in ("generated_tokens", "finished", "steps", "running", "waiting", "kv_blocks_in_use")} \
-        == {k: stats[k] for k in ("generated_tokens", "finished", "steps", "running", "waiting", "kv_blocks_in_use")}
+    counts = ("generated_tokens", "finished", "steps", "running", "waiting", "kv_blocks_in_use")
+    assert {k: report[k] for k in counts} == {k: stats[k] for k in counts}
     assert server.get_metrics()["generation"]["tinygpt"]["time_to_first_token_s"] == stats["time_to_first_token_s"]
     assert ready.status_code == 200 and ready.json() == {"name": "tinygpt", "ready": True, "state": "READY"}
     assert meta["inputs"] == [{"name": "text_input", "datatype": "BYTES", "shape": [1]}]
